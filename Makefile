@@ -1,0 +1,127 @@
+# drivefs build. Plain GNU make; libraries via pkg-config; objects per flavour
+# in $(B) (build/ by default, build/asan for `make asan`).
+
+PKGS := fuse3 libcurl openssl jansson libxxhash
+DEB_PKGS := build-essential pkg-config fuse3 libfuse3-dev libcurl4-openssl-dev \
+	libssl-dev libjansson-dev libxxhash-dev python3 python3-pytest openssl \
+	git tmux
+PYTHON := /usr/bin/python3
+
+B ?= build
+BIN ?= $(if $(filter build,$(B)),bin,$(B)/bin)
+PREFIX ?= /usr/local
+
+WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
+	-Wmissing-prototypes -Wwrite-strings -Wformat=2 -Wvla -fno-common
+CFLAGS ?= -O2
+CFLAGS += -std=c11 -g -MMD -MP $(WARN) $(EXTRA_CFLAGS)
+CPPFLAGS += -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -I. \
+	$(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+LDLIBS += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread
+SAN := -fsanitize=address,undefined -fno-sanitize-recover=all \
+	-fno-omit-frame-pointer
+
+# Library: everything but the programs' main files.
+LIB_DIRS := common drive oauth cache fs
+LIB_SRCS := $(filter-out fs/main.c,$(wildcard $(addsuffix /*.c,$(LIB_DIRS))))
+LIB_OBJS := $(LIB_SRCS:%.c=$(B)/%.o)
+LIB := $(B)/libdrivefs.a
+
+PROGS := $(BIN)/drivefs $(BIN)/drivefs-status
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+UNIT_BINS := $(UNIT_SRCS:%.c=$(B)/%)
+TEST_TOOLS := $(patsubst %.c,$(B)/%,$(wildcard tests/tools/*.c))
+
+.PHONY: all test unit integ asan asan-canary deps install demo clean \
+	format check-deps lint bench
+all: $(PROGS) $(TEST_TOOLS)
+
+$(B)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+
+$(LIB): $(LIB_OBJS)
+	@mkdir -p $(dir $@)
+	rm -f $@ && $(AR) rcs $@ $^
+
+$(BIN)/drivefs: $(B)/fs/main.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BIN)/drivefs-status: $(B)/tools/drivefs-status.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(B)/tests/unit/test_%: $(B)/tests/unit/test_%.o $(B)/tests/unit/unit.o $(LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(B)/tests/tools/%: $(B)/tests/tools/%.o $(LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# Install what the build and the tests need, only when something is missing.
+deps:
+	@missing=""; for p in $(DEB_PKGS); do \
+		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | \
+			grep -q "ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing"; \
+		SUDO=; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+		$$SUDO apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq \
+			--no-install-recommends $$missing </dev/null; \
+	fi
+
+unit: $(UNIT_BINS)
+	@fail=0; for t in $(UNIT_BINS); do \
+		echo "== $$t"; $$t || fail=1; \
+	done; exit $$fail
+
+integ: all
+	DRIVEFS_BIN=$(abspath $(BIN)) DRIVEFS_TOOLS=$(abspath $(B)/tests/tools) \
+		$(PYTHON) -m pytest -q -p no:cacheprovider tests/integration \
+		$(PYTEST_ARGS)
+
+test: deps
+	$(MAKE) check-deps
+	$(MAKE) all
+	$(MAKE) unit
+	$(MAKE) integ
+
+asan: deps
+	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+	$(MAKE) B=build/asan EXTRA_CFLAGS="$(SAN)" LDFLAGS="$(SAN)" \
+		CFLAGS="-O1" all unit integ
+
+# A planted heap overflow that ASan must catch: proves `make asan` would see one.
+asan-canary:
+	@mkdir -p build/canary
+	printf '#include <stdlib.h>\nint main(void){char *p=malloc(4);p[4]=1;free(p);return 0;}\n' > build/canary/c.c
+	$(CC) $(SAN) -o build/canary/c build/canary/c.c
+	@if build/canary/c 2>/dev/null; then echo "ASan missed the canary"; exit 1; \
+	else echo "ASan caught the canary"; fi
+
+# Include lines must follow the layer graph in STYLE.md section 1.
+check-deps:
+	@$(PYTHON) tools/check_deps.py
+
+format:
+	@files=$$(git diff --name-only --diff-filter=ACM HEAD -- '*.c' '*.h'; \
+		git ls-files --others --exclude-standard -- '*.c' '*.h'); \
+	[ -z "$$files" ] || clang-format -i $$files
+
+lint: check-deps
+	cppcheck --quiet --error-exitcode=1 --std=c11 -I. \
+		--suppress=missingIncludeSystem $(LIB_DIRS) tools
+
+install: $(PROGS)
+	install -d $(DESTDIR)$(PREFIX)/bin
+	install -m 0755 $(PROGS) $(DESTDIR)$(PREFIX)/bin/
+
+demo: deps all
+	@tools/demo.sh
+
+clean:
+	rm -rf build bin
+
+-include $(shell find $(B) -name '*.d' 2>/dev/null)
