@@ -32,6 +32,8 @@ UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:%.c=$(B)/%)
 TEST_TOOLS := $(patsubst %.c,$(B)/%,$(wildcard tests/tools/*.c))
 
+.SECONDARY:
+
 .PHONY: all test unit integ asan asan-canary deps install demo clean \
 	format check-deps lint bench
 all: $(PROGS) $(TEST_TOOLS)
