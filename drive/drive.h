@@ -23,9 +23,14 @@
 
 struct drive;
 
+/*
+ * One appProperties entry. In a struct drive_file both strings are owned by
+ * the record; in a struct drive_meta they are borrowed from the caller (const
+ * so literals can be used).
+ */
 struct drive_prop {
-	char *key;
-	char *value;		/* NULL in an update: delete the key */
+	const char *key;
+	const char *value;	/* NULL in an update: delete the key */
 };
 
 /* One file's metadata. All strings are owned by the record. */
@@ -47,6 +52,9 @@ struct drive_file {
 	size_t n_app_props;
 };
 
+/* True when @id is 1..DRIVE_ID_MAX characters of [A-Za-z0-9_-]. */
+bool drive_id_valid(const char *id);
+
 void drive_file_init(struct drive_file *f);
 void drive_file_release(struct drive_file *f);
 void drive_file_free(struct drive_file *f);	/* release + free; NULL ok */
@@ -62,13 +70,18 @@ struct drive_about {
 	int64_t max_upload_size;	/* -1: absent */
 };
 
+/* Default resumable chunk: Google's recommended minimum (see upload.c). */
+#define DRIVE_CHUNK_DEFAULT (8 * 1024 * 1024)
+
 struct drive_opts {
 	const char *api_url;	/* default "https://www.googleapis.com" */
+	int64_t chunk_size;	/* resumable chunk bytes, a multiple of
+				   DRIVE_CHUNK_UNIT; 0: DRIVE_CHUNK_DEFAULT */
 };
 
 /*
- * Borrows @h and @auth, which must outlive the client. Returns 0, -EINVAL
- * (bad api_url) or -ENOMEM.
+ * @o may be NULL (defaults). Borrows @h and @auth, which must outlive the
+ * client. Returns 0, -EINVAL (bad api_url or chunk_size) or -ENOMEM.
  */
 int drive_new(const struct drive_opts *o, struct http *h,
 	      const struct drive_auth *auth, struct drive **out);

@@ -42,7 +42,10 @@ void cred_release(struct cred *c);	/* wipes secrets */
  */
 int cred_parse(const char *json, size_t len, struct cred *out, char *why,
 	       size_t whysz);
-/* Read and parse @path (at most 64 KiB). -ENOENT, -EACCES, … as open(). */
+/*
+ * Read and parse @path (at most 64 KiB: -EFBIG past it; -EINVAL when not a
+ * regular file). -ENOENT, -EACCES, … as open(). Sets out->path.
+ */
 int cred_load(const char *path, struct cred *out, char *why, size_t whysz);
 
 /*
@@ -50,11 +53,18 @@ int cred_load(const char *path, struct cred *out, char *why, size_t whysz);
  * $GOOGLE_APPLICATION_CREDENTIALS, $XDG_CONFIG_HOME/drivefs/credentials.json
  * (default ~/.config/...), ~/.config/gcloud/application_default_credentials.json,
  * /content/.config/application_default_credentials.json (Colab).
- * Puts the first that exists in @path. Returns 0 or -ENOENT.
+ * A relative $XDG_CONFIG_HOME is ignored (XDG spec). Puts the first that
+ * exists in @path (a $GOOGLE_APPLICATION_CREDENTIALS that does not exist is
+ * logged and skipped). Returns 0 or -ENOENT (also when @pathsz is too small).
  */
 int cred_find(char *path, size_t pathsz);
 
-/* Write @json to @path atomically with mode 0600. Returns 0 or -errno. */
+/*
+ * Write @json to @path atomically with mode 0600: a temporary file in the
+ * same directory (O_EXCL | O_NOFOLLOW), fsync, rename, fsync of the
+ * directory. Missing parent directories are created 0700. A symlink at
+ * @path is replaced, not followed. Returns 0 or -errno.
+ */
 int cred_write_file(const char *path, const char *json);
 
 #endif

@@ -25,7 +25,12 @@ struct oauth_token_opts {
 	const char *scope;	/* NULL: OAUTH_SCOPE_DRIVE */
 };
 
-/* Takes ownership of *@cred's contents (leaves @cred empty). Borrows @h. */
+/*
+ * Takes ownership of *@cred's contents (leaves @cred empty, also on failure).
+ * Borrows @h. Checks the token URL with http_url_check() and that a
+ * service-account key can sign. Does not contact the endpoint. Returns 0,
+ * -EINVAL (incomplete credential, refused URL, unusable key) or -ENOMEM.
+ */
 int oauth_token_new(struct cred *cred, const struct oauth_token_opts *o,
 		    struct http *h, struct oauth_token **out);
 void oauth_token_free(struct oauth_token *t);
@@ -34,7 +39,11 @@ void oauth_token_free(struct oauth_token *t);
  * A valid access token in @tok. @force: refresh even if the cached one looks
  * valid (the server refused it). Returns 0, -EACCES (invalid_grant: revoked
  * or expired refresh token, bad key), -EIO/-ETIMEDOUT (token endpoint
- * unreachable), -ENOMEM. Matches struct drive_auth.get_token.
+ * unreachable or a malformed reply), -ERANGE (@toksz too small), -ENOMEM.
+ * Matches struct drive_auth.get_token. Blocks while a refresh (its own or
+ * another thread's) is in flight; callers that waited share its outcome.
+ * After -EACCES the same error is returned for 10 s without a request.
+ * @err (may be NULL) has a message for the user, never a secret.
  */
 int oauth_token_get(void *t, bool force, char *tok, size_t toksz,
 		    struct drive_err *err);

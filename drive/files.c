@@ -1,0 +1,405 @@
+/*
+ * Metadata calls: about, files.get/list/create/update/delete, generateIds,
+ * and Drive query quoting.
+ *
+ * Listings walk every page (pageSize 1000) and hand each file to the
+ * caller's callback; record.c validates a whole page before the first
+ * callback, so a caller sees whole pages. A server that hands back the token
+ * it was given would loop forever: that is a malformed reply.
+ *
+ * Resends. GET, PATCH and DELETE are idempotent and marked so; a create is
+ * idempotent only when it carries an id from generateIds, because then a
+ * resend after a dropped connection either creates the file or meets the
+ * file the first attempt created (409). That 409 on a resend is resolved by
+ * fetching the file: if it is what we asked for, the create succeeded. A
+ * DELETE resent after the first attempt went through meets 404: the file is
+ * gone either way, which is what the caller asked for.
+ */
+#include "common/compat.h"
+
+#include "common/log.h"
+#include "common/str.h"
+#include "drive/drive_i.h"
+#include "drive/record.h"
+
+int drive_query_quote(char *out, size_t outsz, const char *s)
+{
+	size_t o = 0;
+
+	if (outsz < 3)
+		goto toolong;
+	out[o++] = '\'';
+	for (; *s; s++) {
+		size_t esc = *s == '\'' || *s == '\\';
+
+		/* This char (escaped), the closing quote and the NUL. */
+		if (o + esc + 3 > outsz)
+			goto toolong;
+		if (esc)
+			out[o++] = '\\';
+		out[o++] = *s;
+	}
+	out[o++] = '\'';
+	out[o] = '\0';
+	return 0;
+toolong:
+	if (outsz)
+		out[0] = '\0';
+	return -ENAMETOOLONG;
+}
+
+/* GET @url (idempotent) into @resp. */
+static int get_json(struct drive *d, const struct buf *url, struct buf *resp,
+		    struct drive_err *err)
+{
+	long status;
+
+	return drive_call_json(d, "GET", buf_cstr(url), HTTP_IDEMPOTENT, NULL,
+			       resp, &status, err);
+}
+
+int drive_about_get(struct drive *d, struct drive_about *out,
+		    struct drive_err *err)
+{
+	struct drive_err lerr;
+	struct buf url, resp;
+	int rc;
+
+	err = drive_err_use(err, &lerr);
+	buf_init(&url, DRIVE_URL_MAX);
+	buf_init(&resp, RECORD_JSON_MAX);
+	rc = drive_url(d, &url, "/drive/v3/about", "fields",
+		       DRIVE_ABOUT_FIELDS, NULL);
+	if (rc < 0)
+		goto out;
+	rc = get_json(d, &url, &resp, err);
+	if (rc < 0)
+		goto out;
+	rc = drive_record_about_parse(resp.data, resp.len, out, err);
+	if (rc < 0)
+		goto out;
+	/* about has no root id: "root" is an alias files.get resolves. */
+	rc = drive_url(d, &url, "/drive/v3/files/root", "fields", "id", NULL);
+	if (rc < 0)
+		goto out;
+	rc = get_json(d, &url, &resp, err);
+	if (rc < 0)
+		goto out;
+	rc = drive_record_id_parse(resp.data, resp.len, out->root_id, err);
+out:
+	buf_release(&resp);
+	buf_release(&url);
+	return rc;
+}
+
+/* Parse a file reply into a new record. */
+int drive_file_reply(const struct buf *resp, struct drive_file **out,
+		      struct drive_err *err)
+{
+	struct drive_file *f = malloc(sizeof(*f));
+	int rc;
+
+	if (!f)
+		return -ENOMEM;
+	drive_file_init(f);
+	rc = drive_record_file_parse(resp->data, resp->len, f, err);
+	if (rc < 0) {
+		free(f);
+		return rc;
+	}
+	*out = f;
+	return 0;
+}
+
+int drive_files_get(struct drive *d, const char *id, struct drive_file **out,
+		    struct drive_err *err)
+{
+	struct drive_err lerr;
+	struct buf url, resp;
+	char path[DRIVE_ID_MAX + 32];
+	int rc;
+
+	*out = NULL;
+	err = drive_err_use(err, &lerr);
+	buf_init(&url, DRIVE_URL_MAX);
+	buf_init(&resp, RECORD_JSON_MAX);
+	rc = drive_file_path(path, sizeof(path), id, "", err);
+	if (rc < 0)
+		goto out;
+	rc = drive_url(d, &url, path, "fields", DRIVE_FILE_FIELDS, NULL);
+	if (rc < 0)
+		goto out;
+	rc = get_json(d, &url, &resp, err);
+	if (rc < 0)
+		goto out;
+	rc = drive_file_reply(&resp, out, err);
+out:
+	buf_release(&resp);
+	buf_release(&url);
+	return rc;
+}
+
+int drive_files_list(struct drive *d, const char *q, drive_file_cb cb,
+		     void *ctx, struct drive_err *err)
+{
+	char *token = NULL, *next = NULL;
+	struct drive_err lerr;
+	struct buf url, resp;
+	int rc = 0;
+
+	err = drive_err_use(err, &lerr);
+	buf_init(&url, DRIVE_URL_MAX);
+	buf_init(&resp, RECORD_JSON_MAX);
+	token = calloc(2, RECORD_TOKEN_MAX + 1);
+	if (!token) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	next = token + RECORD_TOKEN_MAX + 1;
+	for (long pages = 0;; pages++) {
+		if (pages >= DRIVE_PAGES_MAX) {
+			drive_err_set(err, 0, RECORD_MALFORMED,
+				      "files.list: more than %d pages",
+				      DRIVE_PAGES_MAX);
+			rc = -EIO;
+			goto out;
+		}
+		rc = drive_url(d, &url, "/drive/v3/files", "q", q, "pageSize",
+			       "1000", "fields", DRIVE_LIST_FIELDS, "pageToken",
+			       token[0] ? token : NULL, NULL);
+		if (rc < 0)
+			goto out;
+		rc = get_json(d, &url, &resp, err);
+		if (rc < 0)
+			goto out;
+		rc = drive_record_file_list_parse(resp.data, resp.len, cb, ctx,
+						  next, RECORD_TOKEN_MAX + 1,
+						  err);
+		if (rc != 0 || !next[0])
+			goto out;
+		if (!strcmp(next, token)) {
+			drive_err_set(err, 0, RECORD_MALFORMED,
+				      "files.list: nextPageToken repeats");
+			rc = -EIO;
+			goto out;
+		}
+		memcpy(token, next, strlen(next) + 1);
+	}
+out:
+	free(token);
+	buf_release(&resp);
+	buf_release(&url);
+	return rc;
+}
+
+int drive_files_list_children(struct drive *d, const char *folder_id,
+			      drive_file_cb cb, void *ctx,
+			      struct drive_err *err)
+{
+	char q[DRIVE_ID_MAX + 64];
+	struct drive_err lerr;
+	size_t n;
+
+	if (!drive_id_valid(folder_id)) {
+		err = drive_err_use(err, &lerr);
+		drive_err_set(err, 0, "invalidArgument", "not a valid Drive id");
+		return -EINVAL;
+	}
+	/* A valid id needs no escaping, but quote it the one way anyway. */
+	drive_query_quote(q, sizeof(q), folder_id);
+	n = strlen(q);
+	snprintf(q + n, sizeof(q) - n, " in parents and trashed = false");
+	return drive_files_list(d, q, cb, ctx, err);
+}
+
+/* Does existing file @f look like what create @m (and content @md5) asked? */
+static bool create_matches(const struct drive_meta *m, const char *md5,
+			   const struct drive_file *f)
+{
+	if (m->name && strcmp(m->name, f->name))
+		return false;
+	if (m->parent && strcmp(m->parent, f->parent))
+		return false;
+	if (m->mime_type && strcmp(m->mime_type, f->mime_type))
+		return false;
+	if (md5 && strcmp(md5, f->md5))
+		return false;
+	return !f->trashed;
+}
+
+int drive_create_resent(struct drive *d, const struct drive_meta *m,
+			const char *md5, struct drive_file **out,
+			struct drive_err *err)
+{
+	struct drive_file *f = NULL;
+	struct drive_err gerr, saved = *err;
+	int rc;
+
+	drive_err_init(&gerr);
+	rc = drive_files_get(d, m->id, &f, &gerr);
+	if (rc == 0 && create_matches(m, md5, f)) {
+		log_debug("drive",
+			  "create of %s was resent after it had succeeded: "
+			  "409 resolved by fetching the file",
+			  m->id);
+		*out = f;
+		*err = saved;
+		return 0;
+	}
+	drive_file_free(f);
+	*err = saved;
+	return -EEXIST;
+}
+
+int drive_files_create(struct drive *d, const struct drive_meta *m,
+		       struct drive_file **out, struct drive_err *err)
+{
+	struct drive_err lerr;
+	struct buf url, resp, body;
+	long status;
+	int rc;
+
+	*out = NULL;
+	err = drive_err_use(err, &lerr);
+	buf_init(&url, DRIVE_URL_MAX);
+	buf_init(&resp, RECORD_JSON_MAX);
+	buf_init(&body, RECORD_JSON_MAX);
+	rc = drive_record_meta_json(m, DRIVE_RECORD_CREATE, &body, err);
+	if (rc < 0)
+		goto out;
+	rc = drive_url(d, &url, "/drive/v3/files", "fields", DRIVE_FILE_FIELDS,
+		       NULL);
+	if (rc < 0)
+		goto out;
+	rc = drive_call_json(d, "POST", buf_cstr(&url),
+			     m->id ? HTTP_IDEMPOTENT : 0, buf_cstr(&body),
+			     &resp, &status, err);
+	if (rc == -EEXIST && m->id && err->attempts > 1) {
+		rc = drive_create_resent(d, m, NULL, out, err);
+		goto out;
+	}
+	if (rc < 0)
+		goto out;
+	rc = drive_file_reply(&resp, out, err);
+out:
+	buf_release(&body);
+	buf_release(&resp);
+	buf_release(&url);
+	return rc;
+}
+
+int drive_update_params(const struct drive_meta *m, struct drive_err *err)
+{
+	if ((m->add_parent && !drive_id_valid(m->add_parent)) ||
+	    (m->remove_parent && !drive_id_valid(m->remove_parent))) {
+		drive_err_set(err, 0, "invalidArgument",
+			      "addParents/removeParents: not a valid Drive id");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int drive_files_update(struct drive *d, const char *id,
+		       const struct drive_meta *m, struct drive_file **out,
+		       struct drive_err *err)
+{
+	char path[DRIVE_ID_MAX + 32];
+	struct buf url, resp, body;
+	struct drive_err lerr;
+	long status;
+	int rc;
+
+	*out = NULL;
+	err = drive_err_use(err, &lerr);
+	buf_init(&url, DRIVE_URL_MAX);
+	buf_init(&resp, RECORD_JSON_MAX);
+	buf_init(&body, RECORD_JSON_MAX);
+	rc = drive_file_path(path, sizeof(path), id, "", err);
+	if (rc < 0)
+		goto out;
+	rc = drive_update_params(m, err);
+	if (rc < 0)
+		goto out;
+	rc = drive_record_meta_json(m, DRIVE_RECORD_UPDATE, &body, err);
+	if (rc < 0)
+		goto out;
+	rc = drive_url(d, &url, path, "addParents", m->add_parent,
+		       "removeParents", m->remove_parent, "fields",
+		       DRIVE_FILE_FIELDS, NULL);
+	if (rc < 0)
+		goto out;
+	rc = drive_call_json(d, "PATCH", buf_cstr(&url), HTTP_IDEMPOTENT,
+			     buf_cstr(&body), &resp, &status, err);
+	if (rc < 0)
+		goto out;
+	rc = drive_file_reply(&resp, out, err);
+out:
+	buf_release(&body);
+	buf_release(&resp);
+	buf_release(&url);
+	return rc;
+}
+
+int drive_files_delete(struct drive *d, const char *id, struct drive_err *err)
+{
+	char path[DRIVE_ID_MAX + 32];
+	struct drive_err lerr;
+	struct buf url, resp;
+	long status;
+	int rc;
+
+	err = drive_err_use(err, &lerr);
+	buf_init(&url, DRIVE_URL_MAX);
+	buf_init(&resp, RECORD_JSON_MAX);
+	rc = drive_file_path(path, sizeof(path), id, "", err);
+	if (rc < 0)
+		goto out;
+	rc = drive_url(d, &url, path, NULL);
+	if (rc < 0)
+		goto out;
+	rc = drive_call_json(d, "DELETE", buf_cstr(&url), HTTP_IDEMPOTENT,
+			     NULL, &resp, &status, err);
+	if (rc == -ENOENT && err->attempts > 1) {
+		log_debug("drive", "delete of %s was resent: 404 means done",
+			  id);
+		rc = 0;
+	}
+out:
+	buf_release(&resp);
+	buf_release(&url);
+	return rc;
+}
+
+int drive_files_generate_ids(struct drive *d, int count,
+			     char (*ids)[DRIVE_ID_MAX + 1],
+			     struct drive_err *err)
+{
+	struct drive_err lerr;
+	struct buf url, resp;
+	char num[16];
+	int rc;
+
+	err = drive_err_use(err, &lerr);
+	buf_init(&url, DRIVE_URL_MAX);
+	buf_init(&resp, RECORD_JSON_MAX);
+	if (count < 1 || count > 1000) {
+		drive_err_set(err, 0, "invalidArgument",
+			      "generateIds: count %d not in 1..1000", count);
+		rc = -EINVAL;
+		goto out;
+	}
+	snprintf(num, sizeof(num), "%d", count);
+	rc = drive_url(d, &url, "/drive/v3/files/generateIds", "count", num,
+		       "space", "drive", "type", "files", "fields", "ids",
+		       NULL);
+	if (rc < 0)
+		goto out;
+	rc = get_json(d, &url, &resp, err);
+	if (rc < 0)
+		goto out;
+	rc = drive_record_ids_parse(resp.data, resp.len, count, ids, err);
+out:
+	buf_release(&resp);
+	buf_release(&url);
+	return rc;
+}

@@ -1,0 +1,513 @@
+/*
+ * Credential files: parsing Google's authorized_user and service_account
+ * JSON, finding the file when none is named, and writing one atomically.
+ *
+ * A credential file is untrusted input that holds secrets. Parsing is
+ * bounded (OAUTH_JSON_MAX), every field is type-checked, and a failure
+ * reason names the field, never its value: jansson's own error text is not
+ * used because it quotes the input near the error ("near 'ya29...'"), only
+ * its line and column. Secret fields and every buffer that held the file
+ * are wiped with OPENSSL_cleanse() before they are freed.
+ *
+ * cred_write_file() never leaves a half-written file: it writes a temporary
+ * file created 0600 with O_EXCL | O_NOFOLLOW in the target's directory (so a
+ * symlink planted at the temporary name is refused, not followed), fsyncs
+ * it, renames it over the target and fsyncs the directory.
+ */
+#include "common/compat.h"
+
+#include <fcntl.h>
+#include <jansson.h>
+#include <stdarg.h>
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
+#include <pwd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "common/str.h"
+#include "oauth/cred.h"
+#include "oauth/oauth_i.h"
+
+void cred_init(struct cred *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->type = CRED_AUTHORIZED_USER;
+}
+
+void cred_release(struct cred *c)
+{
+	free(c->client_id);
+	str_free_secret(c->client_secret);
+	str_free_secret(c->refresh_token);
+	free(c->client_email);
+	str_free_secret(c->private_key_pem);
+	free(c->private_key_id);
+	free(c->token_uri);
+	free(c->subject);
+	free(c->path);
+	cred_init(c);
+}
+
+static void set_why(char *why, size_t whysz, const char *fmt, ...)
+    PRINTF_LIKE(3, 4);
+
+static void set_why(char *why, size_t whysz, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!why || !whysz)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(why, whysz, fmt, ap);
+	va_end(ap);
+}
+
+/*
+ * Copy the string field @key of @obj into *@out (new). @required: absence is
+ * an error. Present fields must be non-empty strings.
+ */
+static int get_field(json_t *obj, const char *key, bool required, char **out,
+		     char *why, size_t whysz)
+{
+	json_t *v = json_object_get(obj, key);
+	const char *s;
+
+	*out = NULL;
+	if (!v) {
+		if (!required)
+			return 0;
+		set_why(why, whysz, "field '%s' is missing", key);
+		return -EINVAL;
+	}
+	if (!json_is_string(v)) {
+		set_why(why, whysz, "field '%s' is not a string", key);
+		return -EINVAL;
+	}
+	s = json_string_value(v);
+	if (!*s) {
+		set_why(why, whysz, "field '%s' is empty", key);
+		return -EINVAL;
+	}
+	*out = strdup(s);
+	return *out ? 0 : -ENOMEM;
+}
+
+/* A short printable copy of an untrusted, non-secret value for a message. */
+static void printable(char *dst, size_t dstsz, const char *src)
+{
+	size_t i;
+
+	for (i = 0; src[i] && i + 1 < dstsz; i++)
+		dst[i] = src[i] >= 0x20 && src[i] < 0x7f ? src[i] : '?';
+	dst[i] = '\0';
+}
+
+static int parse_authorized_user(json_t *root, struct cred *c, char *why,
+				 size_t whysz)
+{
+	int rc;
+
+	c->type = CRED_AUTHORIZED_USER;
+	rc = get_field(root, "client_id", true, &c->client_id, why, whysz);
+	if (rc < 0)
+		return rc;
+	rc = get_field(root, "client_secret", true, &c->client_secret, why,
+		       whysz);
+	if (rc < 0)
+		return rc;
+	rc = get_field(root, "refresh_token", true, &c->refresh_token, why,
+		       whysz);
+	if (rc < 0)
+		return rc;
+	return get_field(root, "token_uri", false, &c->token_uri, why, whysz);
+}
+
+static int parse_service_account(json_t *root, struct cred *c, char *why,
+				 size_t whysz)
+{
+	int rc;
+
+	c->type = CRED_SERVICE_ACCOUNT;
+	rc =
+	    get_field(root, "client_email", true, &c->client_email, why, whysz);
+	if (rc < 0)
+		return rc;
+	rc = get_field(root, "private_key", true, &c->private_key_pem, why,
+		       whysz);
+	if (rc < 0)
+		return rc;
+	if (!strstr(c->private_key_pem, "-----BEGIN ")) {
+		set_why(why, whysz, "field 'private_key' is not a PEM key");
+		return -EINVAL;
+	}
+	/* Without a key id the JWT simply has no "kid": Google accepts it. */
+	rc = get_field(root, "private_key_id", false, &c->private_key_id, why,
+		       whysz);
+	if (rc < 0)
+		return rc;
+	return get_field(root, "token_uri", false, &c->token_uri, why, whysz);
+}
+
+int cred_parse(const char *json, size_t len, struct cred *out, char *why,
+	       size_t whysz)
+{
+	json_t *root = NULL, *type;
+	json_error_t jerr;
+	char shown[48];
+	int rc;
+
+	cred_init(out);
+	set_why(why, whysz, "%s", "");
+	if (len > OAUTH_JSON_MAX) {
+		set_why(why, whysz, "larger than %d bytes", OAUTH_JSON_MAX);
+		rc = -EINVAL;
+		goto out;
+	}
+	/* Rejects trailing garbage, NUL bytes in strings, duplicate keys. */
+	root = json_loadb(json, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (!root) {
+		set_why(why, whysz, "not valid JSON (line %d, column %d)",
+			jerr.line, jerr.column);
+		rc = -EINVAL;
+		goto out;
+	}
+	if (!json_is_object(root)) {
+		set_why(why, whysz, "not a JSON object");
+		rc = -EINVAL;
+		goto out;
+	}
+	type = json_object_get(root, "type");
+	if (!type) {
+		set_why(why, whysz, "field 'type' is missing");
+		rc = -EINVAL;
+		goto out;
+	}
+	if (!json_is_string(type)) {
+		set_why(why, whysz, "field 'type' is not a string");
+		rc = -EINVAL;
+		goto out;
+	}
+	if (!strcmp(json_string_value(type), "authorized_user")) {
+		rc = parse_authorized_user(root, out, why, whysz);
+	} else if (!strcmp(json_string_value(type), "service_account")) {
+		rc = parse_service_account(root, out, why, whysz);
+	} else {
+		printable(shown, sizeof(shown), json_string_value(type));
+		set_why(why, whysz,
+			"unsupported credential type '%s' (want authorized_user"
+			" or service_account)",
+			shown);
+		rc = -EINVAL;
+	}
+out:
+	/*
+	 * jansson keeps its own copies of the secrets; wipe them before they
+	 * go back to the allocator.
+	 */
+	if (root) {
+		const char *const secret[] = {"client_secret", "refresh_token",
+					      "private_key"};
+
+		for (size_t i = 0; i < ARRAY_SIZE(secret); i++) {
+			json_t *v = json_object_get(root, secret[i]);
+
+			if (json_is_string(v))
+				OPENSSL_cleanse((char *)json_string_value(v),
+						json_string_length(v));
+		}
+		json_decref(root);
+	}
+	if (rc < 0)
+		cred_release(out);
+	return rc;
+}
+
+int cred_load(const char *path, struct cred *out, char *why, size_t whysz)
+{
+	char *data = NULL;
+	size_t len = 0;
+	struct stat st;
+	int fd = -1, rc;
+
+	cred_init(out);
+	set_why(why, whysz, "%s", "");
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0) {
+		rc = -errno;
+		set_why(why, whysz, "cannot open: %s", strerror(-rc));
+		goto out;
+	}
+	if (fstat(fd, &st) < 0) {
+		rc = -errno;
+		set_why(why, whysz, "cannot stat: %s", strerror(-rc));
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		set_why(why, whysz, "not a regular file");
+		rc = -EINVAL;
+		goto out;
+	}
+	/* One byte more than allowed, to tell "exactly max" from "larger". */
+	data = malloc(OAUTH_JSON_MAX + 1);
+	if (!data) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	for (;;) {
+		ssize_t n = read(fd, data + len, OAUTH_JSON_MAX + 1 - len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			rc = -errno;
+			set_why(why, whysz, "cannot read: %s", strerror(-rc));
+			goto out;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+		if (len > OAUTH_JSON_MAX) {
+			set_why(why, whysz, "larger than %d bytes",
+				OAUTH_JSON_MAX);
+			rc = -EFBIG;
+			goto out;
+		}
+	}
+	rc = cred_parse(data, len, out, why, whysz);
+	if (rc < 0)
+		goto out;
+	out->path = strdup(path);
+	if (!out->path) {
+		cred_release(out);
+		rc = -ENOMEM;
+	}
+out:
+	if (data) {
+		OPENSSL_cleanse(data, OAUTH_JSON_MAX + 1);
+		free(data);
+	}
+	if (fd >= 0)
+		close(fd);
+	return rc;
+}
+
+/* $HOME, else the password database. Borrowed or from @buf; NULL if none. */
+static const char *home_dir(char *buf, size_t bufsz)
+{
+	const char *h = getenv("HOME");
+	struct passwd pw, *res = NULL;
+
+	if (h && h[0] == '/')
+		return h;
+	if (getpwuid_r(getuid(), &pw, buf, bufsz, &res) || !res ||
+	    !res->pw_dir || res->pw_dir[0] != '/')
+		return NULL;
+	return res->pw_dir;
+}
+
+/* Try @path; 0 and a copy in @out when it names an existing file. */
+static int try_path(const char *path, bool truncated, char *out, size_t outsz)
+{
+	struct stat st;
+
+	if (truncated || stat(path, &st) < 0 || S_ISDIR(st.st_mode))
+		return -ENOENT;
+	return str_copy(out, outsz, path) < 0 ? -ENAMETOOLONG : 0;
+}
+
+int cred_find(char *path, size_t pathsz)
+{
+	const char *gac = getenv("GOOGLE_APPLICATION_CREDENTIALS");
+	const char *xdg = getenv("XDG_CONFIG_HOME");
+	char pwbuf[1024];
+	const char *home = home_dir(pwbuf, sizeof(pwbuf));
+	char cand[4096];
+	int n;
+
+	if (gac && *gac) {
+		if (try_path(gac, false, path, pathsz) == 0)
+			return 0;
+		log_warn(
+		    "oauth",
+		    "GOOGLE_APPLICATION_CREDENTIALS names '%s', which does "
+		    "not exist or is a directory; trying the default "
+		    "locations",
+		    gac);
+	}
+	/* The XDG spec ignores relative values. */
+	if (xdg && xdg[0] == '/') {
+		n = snprintf(cand, sizeof(cand), "%s/drivefs/credentials.json",
+			     xdg);
+		if (try_path(cand, n < 0 || (size_t)n >= sizeof(cand), path,
+			     pathsz) == 0)
+			return 0;
+	} else if (home) {
+		n = snprintf(cand, sizeof(cand),
+			     "%s/.config/drivefs/credentials.json", home);
+		if (try_path(cand, n < 0 || (size_t)n >= sizeof(cand), path,
+			     pathsz) == 0)
+			return 0;
+	}
+	if (home) {
+		n = snprintf(cand, sizeof(cand),
+			     "%s/.config/gcloud/"
+			     "application_default_credentials.json",
+			     home);
+		if (try_path(cand, n < 0 || (size_t)n >= sizeof(cand), path,
+			     pathsz) == 0)
+			return 0;
+	}
+	if (try_path("/content/.config/application_default_credentials.json",
+		     false, path, pathsz) == 0)
+		return 0;
+	return -ENOENT;
+}
+
+/* fsync the directory @dir so a rename in it is durable. */
+static int fsync_dir(const char *dir)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int rc = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (fsync(fd) < 0)
+		rc = -errno;
+	close(fd);
+	return rc;
+}
+
+/* Create the missing directories above @path, 0700. */
+static int make_parents(const char *path)
+{
+	char *p = strdup(path);
+	int rc = 0;
+
+	if (!p)
+		return -ENOMEM;
+	for (char *s = strchr(p + 1, '/'); s; s = strchr(s + 1, '/')) {
+		*s = '\0';
+		if (mkdir(p, 0700) < 0 && errno != EEXIST) {
+			rc = -errno;
+			break;
+		}
+		*s = '/';
+	}
+	free(p);
+	return rc;
+}
+
+static int write_all(int fd, const char *p, size_t n)
+{
+	while (n) {
+		ssize_t w = write(fd, p, n);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			return -errno;
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+/* The directory part of @path ("." when none). New: free(). */
+static char *dir_of(const char *path)
+{
+	char *dir = strdup(path), *slash;
+
+	if (!dir)
+		return NULL;
+	slash = strrchr(dir, '/');
+	if (!slash) {
+		free(dir);
+		return strdup(".");
+	}
+	if (slash == dir)
+		slash[1] = '\0'; /* "/x": the root */
+	else
+		*slash = '\0';
+	return dir;
+}
+
+int oauth_write_atomic(const char *path, const char *tmp, const char *json)
+{
+	char *dir = dir_of(path);
+	int fd = -1, rc;
+
+	if (!dir)
+		return -ENOMEM;
+	/*
+	 * O_EXCL | O_NOFOLLOW: an existing file or a symlink (even dangling)
+	 * at @tmp is refused, never followed or truncated.
+	 */
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+		  0600);
+	if (fd < 0) {
+		rc = -errno;
+		goto out;
+	}
+	/* The umask may have taken bits away; never given any. */
+	if (fchmod(fd, 0600) < 0)
+		goto fail_errno;
+	rc = write_all(fd, json, strlen(json));
+	if (rc < 0)
+		goto fail;
+	if (fsync(fd) < 0)
+		goto fail_errno;
+	rc = close(fd);
+	fd = -1;
+	if (rc < 0)
+		goto fail_errno;
+	if (rename(tmp, path) < 0)
+		goto fail_errno;
+	rc = fsync_dir(dir);
+	goto out;
+fail_errno:
+	rc = -errno;
+fail:
+	unlink(tmp);
+out:
+	if (fd >= 0)
+		close(fd);
+	free(dir);
+	return rc;
+}
+
+int cred_write_file(const char *path, const char *json)
+{
+	char *tmp = NULL;
+	size_t tmpsz;
+	int rc;
+
+	if (!*path || str_has_suffix(path, "/"))
+		return -EINVAL;
+	rc = make_parents(path);
+	if (rc < 0)
+		return rc;
+	tmpsz = strlen(path) + 64;
+	tmp = malloc(tmpsz);
+	if (!tmp)
+		return -ENOMEM;
+	/*
+	 * A random name next to @path (rename is atomic only within one
+	 * filesystem); another name when one is taken.
+	 */
+	rc = -EEXIST;
+	for (int tries = 0; rc == -EEXIST && tries < 8; tries++) {
+		unsigned char r[8];
+
+		if (RAND_bytes(r, sizeof(r)) != 1) {
+			rc = -EIO;
+			break;
+		}
+		snprintf(tmp, tmpsz, "%s.tmp-%02x%02x%02x%02x%02x%02x%02x%02x",
+			 path, r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7]);
+		rc = oauth_write_atomic(path, tmp, json);
+	}
+	free(tmp);
+	return rc;
+}
