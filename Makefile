@@ -81,7 +81,7 @@ unit: $(UNIT_BINS)
 
 integ: all
 	DRIVEFS_BIN=$(abspath $(BIN)) DRIVEFS_TOOLS=$(abspath $(B)/tests/tools) \
-		$(PYTHON) -m pytest -q -p no:cacheprovider tests/integration \
+		$(PYTHON) -m pytest -q -p no:cacheprovider --confcutdir=tests tests/integration \
 		$(PYTEST_ARGS)
 
 test: deps

@@ -70,15 +70,15 @@ int drive_content_range_parse(const char *s, int64_t *start, int64_t *end,
 
 /* Where the bytes of one read go. */
 struct sink {
-	char *mem;	/* non-NULL: memory */
-	int fd;		/* else this fd, at fd_off */
+	char *mem; /* non-NULL: memory */
+	int fd;	   /* else this fd, at fd_off */
 	int64_t fd_off;
 };
 
 /* What a 206/200 reply to a request for [at, at + want) delivered. */
 struct piece {
-	int64_t n;	/* usable bytes stored from @at */
-	bool eof;	/* the file ends within what was asked */
+	int64_t n; /* usable bytes stored from @at */
+	bool eof;  /* the file ends within what was asked */
 };
 
 /*
@@ -105,7 +105,7 @@ static int check_reply(const struct http_resp *hr, int64_t at, int64_t want,
 	if (hr->status != 206)
 		goto bad;
 	if (drive_content_range_parse(hr->content_range, &start, &end, &total) <
-		    0 ||
+		0 ||
 	    start != at || end - start + 1 > want)
 		goto bad;
 	if (partial) {
@@ -137,7 +137,7 @@ static int range_read(struct drive *d, const char *url, int64_t at,
 {
 	char range[96];
 	const char *hdrs[] = {range, NULL};
-	unsigned flags = HTTP_NO_RETRY;
+	unsigned flags = HTTP_NO_RETRY | HTTP_IDEMPOTENT;
 	int resumes = 0, attempts = 0, rc = 0;
 	struct http_resp hr;
 	struct http_req req;
@@ -148,8 +148,9 @@ static int range_read(struct drive *d, const char *url, int64_t at,
 	while (*got < want) {
 		int64_t from = at + *got;
 
-		snprintf(range, sizeof(range), "Range: bytes=%" PRId64 "-%" PRId64,
-			 from, at + want - 1);
+		snprintf(range, sizeof(range),
+			 "Range: bytes=%" PRId64 "-%" PRId64, from,
+			 at + want - 1);
 		http_req_init(&req);
 		req.method = "GET";
 		req.url = url;
@@ -182,7 +183,7 @@ static int range_read(struct drive *d, const char *url, int64_t at,
 				rc = -EIO;
 				break;
 			}
-			flags = HTTP_NO_RETRY;
+			flags = HTTP_NO_RETRY | HTTP_IDEMPOTENT;
 			continue; /* a short reply: ask for the rest */
 		}
 		if (err->http_status == 416) {
@@ -204,7 +205,7 @@ static int range_read(struct drive *d, const char *url, int64_t at,
 		if (pc.n > 0 && resumes < DRIVE_RANGE_RESUMES_MAX) {
 			*got += pc.n;
 			resumes++;
-			flags = HTTP_NO_RETRY;
+			flags = HTTP_NO_RETRY | HTTP_IDEMPOTENT;
 			log_debug("drive",
 				  "download resumed at byte %" PRId64
 				  " after a dropped transfer",
@@ -237,8 +238,7 @@ static int read_ranges(struct drive *d, const char *id, int64_t off,
 	if (rc < 0)
 		goto out;
 	if (off < 0 || len < -1 || (len > 0 && off > INT64_MAX - len)) {
-		drive_err_set(err, 0, "invalidArgument",
-			      "download: bad range");
+		drive_err_set(err, 0, "invalidArgument", "download: bad range");
 		rc = -EINVAL;
 		goto out;
 	}
@@ -322,7 +322,8 @@ int drive_files_export(struct drive *d, const char *id, const char *mime,
 	if (rc < 0)
 		goto out;
 	if (!mime || !*mime || strlen(mime) > RECORD_MIME_MAX) {
-		drive_err_set(err, 0, "invalidArgument", "export: bad MIME type");
+		drive_err_set(err, 0, "invalidArgument",
+			      "export: bad MIME type");
 		rc = -EINVAL;
 		goto out;
 	}

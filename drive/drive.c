@@ -22,7 +22,8 @@ int drive_new(const struct drive_opts *o, struct http *h,
 	      const struct drive_auth *auth, struct drive **out)
 {
 	const char *api = o && o->api_url ? o->api_url : DRIVE_DEFAULT_API;
-	int64_t chunk = o && o->chunk_size ? o->chunk_size : DRIVE_CHUNK_DEFAULT;
+	int64_t chunk =
+	    o && o->chunk_size ? o->chunk_size : DRIVE_CHUNK_DEFAULT;
 	struct drive *d = NULL;
 	char why[128];
 	size_t n;
@@ -73,8 +74,8 @@ int drive_url_encode(struct buf *out, const char *s)
 		char esc[3] = {'%', hex[c >> 4], hex[c & 15]};
 
 		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		    (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' ||
-		    c == '~')
+		    (c >= '0' && c <= '9') || c == '-' || c == '.' ||
+		    c == '_' || c == '~')
 			rc = buf_append(out, s, 1);
 		else
 			rc = buf_append(out, esc, sizeof(esc));
@@ -111,13 +112,14 @@ int drive_url(const struct drive *d, struct buf *out, const char *path, ...)
 	return rc;
 }
 
-int drive_file_path(char *out, size_t outsz, const char *id,
-		    const char *suffix, struct drive_err *err)
+int drive_file_path(char *out, size_t outsz, const char *id, const char *suffix,
+		    struct drive_err *err)
 {
 	int n;
 
 	if (!drive_id_valid(id)) {
-		drive_err_set(err, 0, "invalidArgument", "not a valid Drive id");
+		drive_err_set(err, 0, "invalidArgument",
+			      "not a valid Drive id");
 		return -EINVAL;
 	}
 	n = snprintf(out, outsz, "/drive/v3/files/%s%s", id, suffix);
@@ -129,7 +131,7 @@ int drive_call_json(struct drive *d, const char *method, const char *url,
 		    long *status, struct drive_err *err)
 {
 	static const char *const json_hdrs[] = {
-		"Content-Type: application/json; charset=UTF-8", NULL};
+	    "Content-Type: application/json; charset=UTF-8", NULL};
 	struct http_seg seg = {.fd = -1};
 	struct http_req req = {0};
 	struct http_resp hr;

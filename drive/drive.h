@@ -143,13 +143,29 @@ struct drive_meta {
 };
 void drive_meta_init(struct drive_meta *m);
 
-/* files.create without content (folders, empty files, shortcuts). */
+/*
+ * files.create without content (folders, empty files, shortcuts). *@out is
+ * new. Always sent with an id (@m->id, or one taken from generateIds first:
+ * one more request), so it may be resent without making a second file; a
+ * 409 is resolved by fetching the file, which counts as created when it
+ * matches @m (name, parent, type), otherwise -EEXIST. -EINVAL for an
+ * invalid id, name or property in @m.
+ */
 int drive_files_create(struct drive *d, const struct drive_meta *m,
 		       struct drive_file **out, struct drive_err *err);
-/* files.update of metadata only (rename, move, trash, appProperties…). */
+/*
+ * files.update of metadata only (rename, move with add_parent and
+ * remove_parent, trash, modifiedTime, appProperties with NULL values
+ * deleting keys). *@out is new.
+ */
 int drive_files_update(struct drive *d, const char *id,
 		       const struct drive_meta *m, struct drive_file **out,
 		       struct drive_err *err);
+/*
+ * Permanent delete (skips the trash). -ENOENT when the file is not there,
+ * which can also follow a resend whose first attempt deleted it: callers
+ * that want the file gone treat -ENOENT as done.
+ */
 int drive_files_delete(struct drive *d, const char *id, struct drive_err *err);
 /* Fill @ids[0..@count) with new ids (files.generateIds, @count <= 1000). */
 int drive_files_generate_ids(struct drive *d, int count,
@@ -179,10 +195,17 @@ struct drive_upload {
 
 /*
  * Upload content: one multipart request up to DRIVE_MULTIPART_MAX,
- * resumable above it (chunks of DRIVE_CHUNK_UNIT multiples, resumed from the
- * byte the server confirmed after a dropped connection). The MD5 of the bytes
- * sent is computed while streaming and must equal the md5Checksum Drive
- * returns: otherwise -EIO with reason "md5Mismatch". *@out is new.
+ * resumable above it or when @u->session_url names a session to continue
+ * (chunks of drive_opts.chunk_size, resumed from the byte the server
+ * confirmed after a dropped connection or 5xx; a session the server forgot
+ * is restarted from byte 0). A create without meta->id gets one from
+ * generateIds first, so a resend can never make a second file; a 409 is
+ * resolved as in drive_files_create (plus the content's MD5). The MD5 of
+ * [0, size) is computed while streaming and must equal the md5Checksum Drive
+ * returns: otherwise -EIO with reason "md5Mismatch" (retryable; after one on
+ * a create the file exists: pass meta->id so you know it, and retry as an
+ * update of that id). *@out is new.
+ * The fd is read with pread and must not change during the call. Blocks.
  */
 int drive_files_upload(struct drive *d, struct drive_upload *u,
 		       struct drive_file **out, struct drive_err *err);

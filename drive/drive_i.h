@@ -15,8 +15,8 @@
  * these). Every request that returns files asks for these and no more.
  */
 #define DRIVE_FILE_FIELDS                                                      \
-	"id,name,mimeType,parents,size,version,createdTime,modifiedTime,"     \
-	"md5Checksum,headRevisionId,trashed,appProperties,shortcutDetails,"   \
+	"id,name,mimeType,parents,size,version,createdTime,modifiedTime,"      \
+	"md5Checksum,headRevisionId,trashed,appProperties,shortcutDetails,"    \
 	"capabilities/canEdit"
 #define DRIVE_LIST_FIELDS "nextPageToken,files(" DRIVE_FILE_FIELDS ")"
 #define DRIVE_CHANGES_FIELDS                                                   \
@@ -33,10 +33,10 @@
 #define DRIVE_URL_MAX (64 * 1024)
 
 struct drive {
-	char *api;			/* base URL without trailing '/'; owned */
-	struct http *h;			/* borrowed */
-	const struct drive_auth *auth;	/* borrowed */
-	int64_t chunk_size;		/* resumable chunk, DRIVE_CHUNK_UNIT * n */
+	char *api;	/* base URL without trailing '/'; owned */
+	struct http *h; /* borrowed */
+	const struct drive_auth *auth; /* borrowed */
+	int64_t chunk_size; /* resumable chunk, DRIVE_CHUNK_UNIT * n */
 };
 
 /*
@@ -55,8 +55,8 @@ int drive_url_encode(struct buf *out, const char *s);
 int drive_url(const struct drive *d, struct buf *out, const char *path, ...);
 
 /* "/drive/v3/files/ID" + @suffix into @out; -EINVAL when @id is not valid. */
-int drive_file_path(char *out, size_t outsz, const char *id,
-		    const char *suffix, struct drive_err *err);
+int drive_file_path(char *out, size_t outsz, const char *id, const char *suffix,
+		    struct drive_err *err);
 
 /*
  * One JSON call: @method @url with @body (NULL: none) as application/json,
@@ -73,13 +73,23 @@ int drive_file_reply(const struct buf *resp, struct drive_file **out,
 		     struct drive_err *err);
 
 /*
- * A create carrying id @m->id met 409 after a resend: fetch the file and, if
- * it is what @m asked for (and has content @md5, when not NULL), return it
- * as the result (0, *@out new). Otherwise -EEXIST with @err as it was.
+ * A create carrying id @m->id met 409 (a resend after a lost reply, or a
+ * replay): fetch the file and, if it is what @m asked for (name, parent,
+ * type, content @md5 when not NULL, not trashed), return it as the result
+ * (0, *@out new). Otherwise -EEXIST with @err as it was.
  */
 int drive_create_resent(struct drive *d, const struct drive_meta *m,
 			const char *md5, struct drive_file **out,
 			struct drive_err *err);
+
+/*
+ * *@copy = *@m, with an id from generateIds (into @id, type "shortcuts" for
+ * a shortcut) when @m has none, so the create can be resent safely.
+ * Returns 0 or -errno from generateIds.
+ */
+int drive_meta_with_id(struct drive *d, const struct drive_meta *m,
+		       struct drive_meta *copy, char id[DRIVE_ID_MAX + 1],
+		       struct drive_err *err);
 
 /* Check @m's addParents/removeParents ids. Returns 0 or -EINVAL. */
 int drive_update_params(const struct drive_meta *m, struct drive_err *err);

@@ -24,41 +24,45 @@
 #define ERR_BODY_MAX (1 << 20)
 
 struct err_row {
-	int status;		/* 0: matches a local failure (no status) */
-	const char *reason;	/* NULL: any reason */
-	int err;		/* negative errno */
+	int status;	    /* 0: matches a local failure (no status) */
+	const char *reason; /* NULL: any reason */
+	int err;	    /* negative errno */
 	bool retry;
 };
 
 static const struct err_row err_table[] = {
-	/* Recorded by drive/ itself. */
-	{0, DRIVE_REASON_CANCELLED, -ECANCELED, false},
-	{0, DRIVE_REASON_MD5_MISMATCH, -EIO, true},
-	{0, "invalidArgument", -EINVAL, false},
-	/* The token endpoint refusing a grant (RFC 6749 section 5.2). */
-	{400, "invalid_grant", -EACCES, false},
-	{400, "invalid_client", -EACCES, false},
-	{400, "unauthorized_client", -EACCES, false},
-	{401, NULL, -EACCES, false},
-	{400, NULL, -EINVAL, false},
-	{403, "userRateLimitExceeded", -EIO, true},
-	{403, "rateLimitExceeded", -EIO, true},
-	{403, "storageQuotaExceeded", -EDQUOT, false},
-	{403, "numChildrenInNonRootLimitExceeded", -ENOSPC, false},
-	{403, "teamDriveFileLimitExceeded", -ENOSPC, false},
-	{403, NULL, -EACCES, false},
-	{404, NULL, -ENOENT, false},
-	{408, NULL, -ETIMEDOUT, true},
-	{409, NULL, -EEXIST, false},
-	{411, NULL, -EINVAL, false},
-	{412, NULL, -ESTALE, false},
-	{413, NULL, -EFBIG, false},
-	{416, NULL, -EINVAL, false},
-	{429, NULL, -EIO, true},
-	{500, NULL, -EIO, true},
-	{502, NULL, -EIO, true},
-	{503, NULL, -EIO, true},
-	{504, NULL, -EIO, true},
+    /* Recorded by drive/ itself. */
+    {0, DRIVE_REASON_CANCELLED, -ECANCELED, false},
+    {0, DRIVE_REASON_MD5_MISMATCH, -EIO, true},
+    {0, "invalidArgument", -EINVAL, false},
+    /* The token endpoint refusing a grant (RFC 6749 section 5.2). */
+    {400, "invalid_grant", -EACCES, false},
+    {400, "invalid_client", -EACCES, false},
+    {400, "unauthorized_client", -EACCES, false},
+    {401, NULL, -EACCES, false},
+    {400, NULL, -EINVAL, false},
+    {403, "userRateLimitExceeded", -EIO, true},
+    {403, "rateLimitExceeded", -EIO, true},
+    {403, "storageQuotaExceeded", -EDQUOT, false},
+    /* Usage limits that do not lift within a retry budget. */
+    {403, "dailyLimitExceeded", -EIO, false},
+    {403, "quotaExceeded", -EIO, false},
+    {403, "sharingRateLimitExceeded", -EIO, false},
+    {403, "numChildrenInNonRootLimitExceeded", -ENOSPC, false},
+    {403, "teamDriveFileLimitExceeded", -ENOSPC, false},
+    {403, NULL, -EACCES, false},
+    {404, NULL, -ENOENT, false},
+    {408, NULL, -ETIMEDOUT, true},
+    {409, NULL, -EEXIST, false},
+    {411, NULL, -EINVAL, false},
+    {412, NULL, -ESTALE, false},
+    {413, NULL, -EFBIG, false},
+    {416, NULL, -EINVAL, false},
+    {429, NULL, -EIO, true},
+    {500, NULL, -EIO, true},
+    {502, NULL, -EIO, true},
+    {503, NULL, -EIO, true},
+    {504, NULL, -EIO, true},
 };
 
 void drive_err_init(struct drive_err *err)
@@ -96,6 +100,9 @@ static bool curl_retryable(int code)
 	case CURLE_GOT_NOTHING:
 	case CURLE_SEND_ERROR:
 	case CURLE_RECV_ERROR:
+	/* The connection died and the body may not be replayed behind our
+	 * back (http.c on_seek): the caller decides whether to resend. */
+	case CURLE_SEND_FAIL_REWIND:
 	case CURLE_HTTP2_STREAM:
 	case CURLE_HTTP3:
 	case CURLE_QUIC_CONNECT_ERROR:
@@ -149,8 +156,9 @@ const char *drive_err_str(const struct drive_err *err, char *buf, size_t n)
 			 err->reason[0] ? " " : "", err->reason, sep,
 			 err->message);
 	else
-		snprintf(buf, n, "%s%s%s", err->reason[0] ? err->reason : "error",
-			 sep, err->message);
+		snprintf(buf, n, "%s%s%s",
+			 err->reason[0] ? err->reason : "error", sep,
+			 err->message);
 	return buf;
 }
 
@@ -237,7 +245,8 @@ int drive_err_parse_body(struct drive_err *err, const char *body, size_t len)
 	err->reason[0] = '\0';
 	err->message[0] = '\0';
 	if (!body || len == 0) {
-		snprintf(err->message, sizeof(err->message), "empty error body");
+		snprintf(err->message, sizeof(err->message),
+			 "empty error body");
 		goto out;
 	}
 	if (len > ERR_BODY_MAX)

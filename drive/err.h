@@ -27,6 +27,7 @@ void drive_err_init(struct drive_err *err);
  * The errno for @err, always negative (err.c holds the table): 404 -ENOENT;
  * 401 and 403 (permission) -EACCES; 403 storageQuotaExceeded -EDQUOT;
  * 403 numChildrenInNonRootLimitExceeded/teamDriveFileLimitExceeded -ENOSPC;
+ * 403 dailyLimitExceeded/quotaExceeded/sharingRateLimitExceeded -EIO;
  * 412 -ESTALE; 400 -EINVAL (400/401 invalid_grant, invalid_client from the
  * token endpoint -EACCES); 409 -EEXIST; 413 -EFBIG; 416 -EINVAL; 408
  * -ETIMEDOUT; 403/429 rate limits and 5xx (after retries), other statuses,

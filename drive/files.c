@@ -7,13 +7,20 @@
  * callback, so a caller sees whole pages. A server that hands back the token
  * it was given would loop forever: that is a malformed reply.
  *
- * Resends. GET, PATCH and DELETE are idempotent and marked so; a create is
- * idempotent only when it carries an id from generateIds, because then a
- * resend after a dropped connection either creates the file or meets the
- * file the first attempt created (409). That 409 on a resend is resolved by
- * fetching the file: if it is what we asked for, the create succeeded. A
- * DELETE resent after the first attempt went through meets 404: the file is
- * gone either way, which is what the caller asked for.
+ * Resends. GET, PATCH and DELETE are idempotent and marked so. A create is
+ * idempotent when it carries an id from generateIds: a resend after a
+ * dropped connection either creates the file or meets the file the first
+ * attempt created (409). So no create is ever sent without an id: one the
+ * caller did not give is taken from generateIds first (one more request;
+ * the uploader passes its own ids anyway). A file can then never be made
+ * twice, whoever resends: http.c, or libcurl itself, which silently resends
+ * a request whose reused connection died before any reply byte (so
+ * err->attempts may say 1 for two requests), or the replay of an op log
+ * after a restart. Every 409 is resolved by fetching the file: if it is what
+ * we asked for, the create succeeded. A DELETE whose
+ * first attempt went through meets 404 on the resend; when http.c counted
+ * the resend that is success, otherwise it stays -ENOENT: the file is gone
+ * either way, and drive.h tells callers to treat -ENOENT as done.
  */
 #include "common/compat.h"
 
@@ -58,6 +65,36 @@ static int get_json(struct drive *d, const struct buf *url, struct buf *resp,
 			       resp, &status, err);
 }
 
+static int generate_ids(struct drive *d, int count, const char *type,
+			char (*ids)[DRIVE_ID_MAX + 1], struct drive_err *err)
+{
+	struct buf url, resp;
+	char num[16];
+	int rc;
+
+	buf_init(&url, DRIVE_URL_MAX);
+	buf_init(&resp, RECORD_JSON_MAX);
+	if (count < 1 || count > 1000) {
+		drive_err_set(err, 0, "invalidArgument",
+			      "generateIds: count %d not in 1..1000", count);
+		rc = -EINVAL;
+		goto out;
+	}
+	snprintf(num, sizeof(num), "%d", count);
+	rc = drive_url(d, &url, "/drive/v3/files/generateIds", "count", num,
+		       "space", "drive", "type", type, "fields", "ids", NULL);
+	if (rc < 0)
+		goto out;
+	rc = get_json(d, &url, &resp, err);
+	if (rc < 0)
+		goto out;
+	rc = drive_record_ids_parse(resp.data, resp.len, count, ids, err);
+out:
+	buf_release(&resp);
+	buf_release(&url);
+	return rc;
+}
+
 int drive_about_get(struct drive *d, struct drive_about *out,
 		    struct drive_err *err)
 {
@@ -68,8 +105,8 @@ int drive_about_get(struct drive *d, struct drive_about *out,
 	err = drive_err_use(err, &lerr);
 	buf_init(&url, DRIVE_URL_MAX);
 	buf_init(&resp, RECORD_JSON_MAX);
-	rc = drive_url(d, &url, "/drive/v3/about", "fields",
-		       DRIVE_ABOUT_FIELDS, NULL);
+	rc = drive_url(d, &url, "/drive/v3/about", "fields", DRIVE_ABOUT_FIELDS,
+		       NULL);
 	if (rc < 0)
 		goto out;
 	rc = get_json(d, &url, &resp, err);
@@ -94,7 +131,7 @@ out:
 
 /* Parse a file reply into a new record. */
 int drive_file_reply(const struct buf *resp, struct drive_file **out,
-		      struct drive_err *err)
+		     struct drive_err *err)
 {
 	struct drive_file *f = malloc(sizeof(*f));
 	int rc;
@@ -202,7 +239,8 @@ int drive_files_list_children(struct drive *d, const char *folder_id,
 
 	if (!drive_id_valid(folder_id)) {
 		err = drive_err_use(err, &lerr);
-		drive_err_set(err, 0, "invalidArgument", "not a valid Drive id");
+		drive_err_set(err, 0, "invalidArgument",
+			      "not a valid Drive id");
 		return -EINVAL;
 	}
 	/* A valid id needs no escaping, but quote it the one way anyway. */
@@ -239,8 +277,8 @@ int drive_create_resent(struct drive *d, const struct drive_meta *m,
 	rc = drive_files_get(d, m->id, &f, &gerr);
 	if (rc == 0 && create_matches(m, md5, f)) {
 		log_debug("drive",
-			  "create of %s was resent after it had succeeded: "
-			  "409 resolved by fetching the file",
+			  "create of %s met 409 and the file there is the "
+			  "one asked for: done",
 			  m->id);
 		*out = f;
 		*err = saved;
@@ -251,11 +289,32 @@ int drive_create_resent(struct drive *d, const struct drive_meta *m,
 	return -EEXIST;
 }
 
+int drive_meta_with_id(struct drive *d, const struct drive_meta *m,
+		       struct drive_meta *copy, char id[DRIVE_ID_MAX + 1],
+		       struct drive_err *err)
+{
+	bool shortcut =
+	    m->shortcut_target ||
+	    (m->mime_type && !strcmp(m->mime_type, DRIVE_MIME_SHORTCUT));
+	int rc;
+
+	*copy = *m;
+	if (m->id)
+		return 0;
+	rc = generate_ids(d, 1, shortcut ? "shortcuts" : "files",
+			  (char(*)[DRIVE_ID_MAX + 1]) id, err);
+	if (rc == 0)
+		copy->id = id;
+	return rc;
+}
+
 int drive_files_create(struct drive *d, const struct drive_meta *m,
 		       struct drive_file **out, struct drive_err *err)
 {
+	char id[DRIVE_ID_MAX + 1];
 	struct drive_err lerr;
 	struct buf url, resp, body;
+	struct drive_meta mi;
 	long status;
 	int rc;
 
@@ -264,18 +323,25 @@ int drive_files_create(struct drive *d, const struct drive_meta *m,
 	buf_init(&url, DRIVE_URL_MAX);
 	buf_init(&resp, RECORD_JSON_MAX);
 	buf_init(&body, RECORD_JSON_MAX);
+	/* Refuse a bad request before spending a generateIds call on it. */
 	rc = drive_record_meta_json(m, DRIVE_RECORD_CREATE, &body, err);
+	if (rc < 0)
+		goto out;
+	rc = drive_meta_with_id(d, m, &mi, id, err);
+	if (rc < 0)
+		goto out;
+	buf_reset(&body);
+	rc = drive_record_meta_json(&mi, DRIVE_RECORD_CREATE, &body, err);
 	if (rc < 0)
 		goto out;
 	rc = drive_url(d, &url, "/drive/v3/files", "fields", DRIVE_FILE_FIELDS,
 		       NULL);
 	if (rc < 0)
 		goto out;
-	rc = drive_call_json(d, "POST", buf_cstr(&url),
-			     m->id ? HTTP_IDEMPOTENT : 0, buf_cstr(&body),
-			     &resp, &status, err);
-	if (rc == -EEXIST && m->id && err->attempts > 1) {
-		rc = drive_create_resent(d, m, NULL, out, err);
+	rc = drive_call_json(d, "POST", buf_cstr(&url), HTTP_IDEMPOTENT,
+			     buf_cstr(&body), &resp, &status, err);
+	if (rc == -EEXIST) {
+		rc = drive_create_resent(d, &mi, NULL, out, err);
 		goto out;
 	}
 	if (rc < 0)
@@ -357,8 +423,8 @@ int drive_files_delete(struct drive *d, const char *id, struct drive_err *err)
 	rc = drive_url(d, &url, path, NULL);
 	if (rc < 0)
 		goto out;
-	rc = drive_call_json(d, "DELETE", buf_cstr(&url), HTTP_IDEMPOTENT,
-			     NULL, &resp, &status, err);
+	rc = drive_call_json(d, "DELETE", buf_cstr(&url), HTTP_IDEMPOTENT, NULL,
+			     &resp, &status, err);
 	if (rc == -ENOENT && err->attempts > 1) {
 		log_debug("drive", "delete of %s was resent: 404 means done",
 			  id);
@@ -375,31 +441,7 @@ int drive_files_generate_ids(struct drive *d, int count,
 			     struct drive_err *err)
 {
 	struct drive_err lerr;
-	struct buf url, resp;
-	char num[16];
-	int rc;
 
 	err = drive_err_use(err, &lerr);
-	buf_init(&url, DRIVE_URL_MAX);
-	buf_init(&resp, RECORD_JSON_MAX);
-	if (count < 1 || count > 1000) {
-		drive_err_set(err, 0, "invalidArgument",
-			      "generateIds: count %d not in 1..1000", count);
-		rc = -EINVAL;
-		goto out;
-	}
-	snprintf(num, sizeof(num), "%d", count);
-	rc = drive_url(d, &url, "/drive/v3/files/generateIds", "count", num,
-		       "space", "drive", "type", "files", "fields", "ids",
-		       NULL);
-	if (rc < 0)
-		goto out;
-	rc = get_json(d, &url, &resp, err);
-	if (rc < 0)
-		goto out;
-	rc = drive_record_ids_parse(resp.data, resp.len, count, ids, err);
-out:
-	buf_release(&resp);
-	buf_release(&url);
-	return rc;
+	return generate_ids(d, count, "files", ids, err);
 }

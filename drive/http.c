@@ -32,6 +32,7 @@
 
 #include <arpa/inet.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <strings.h>
 #include <time.h>
@@ -49,7 +50,7 @@
 /* Socket buffers for GiB transfers: fewer, larger callbacks and syscalls. */
 #define HTTP_BUFFER_SIZE (512 * 1024)
 /* curl_multi_poll() timeout: a safety net, wakeups normally end the wait. */
-#define HTTP_POLL_MS 1000
+#define HTTP_POLL_MS 5000
 /* "Authorization: Bearer " + token. */
 #define HTTP_AUTH_HDR_MAX (HTTP_TOKEN_MAX + 32)
 /* A log line's copy of a URL path. */
@@ -78,23 +79,23 @@ struct xfer {
 	size_t seg;
 	int64_t seg_pos;
 	/* Response. */
-	long status;		/* of the latest status line */
-	struct buf errbody;	/* body of a status >= 400 */
-	int local_rc;		/* a sink or body-read failure: -errno */
-	const char *local_why;	/* what failed, for the drive_err */
-	bool hdr_overflow;	/* Location/Range/Content-Range too long */
-	bool resp_buf_full;	/* an error body stopped fitting resp_buf */
+	long status;	       /* of the latest status line */
+	struct buf errbody;    /* body of a status >= 400 */
+	int local_rc;	       /* a sink or body-read failure: -errno */
+	const char *local_why; /* what failed, for the drive_err */
+	bool hdr_overflow;     /* Location/Range/Content-Range too long */
+	bool resp_buf_full;    /* an error body stopped fitting resp_buf */
 	int64_t retry_after_s;
 	/* Copied out of the easy handle by finish(). */
 	CURLcode result;
 	long final_status;
 	curl_off_t up, down, pretransfer_us;
 	char errbuf[CURL_ERROR_SIZE];
-	bool added;		/* I/O thread: in the multi */
+	bool added; /* I/O thread: in the multi */
 	bool cancelled;
 	/* Queue (protected by h->lock) or active list (I/O thread only). */
 	struct xfer *next, *prev;
-	bool done;		/* protected by h->lock */
+	bool done; /* protected by h->lock */
 };
 
 /*
@@ -102,18 +103,18 @@ struct xfer {
  * and no libcurl call is made under it except curl_multi_wakeup().
  */
 struct http {
-	struct http_opts opts;	/* immutable */
-	char *user_agent;	/* immutable, owned */
-	CURLM *multi;		/* I/O thread only (wakeup: any thread) */
+	struct http_opts opts; /* immutable */
+	char *user_agent;      /* immutable, owned */
+	CURLM *multi;	       /* I/O thread only (wakeup: any thread) */
 	pthread_t thread;
-	struct xfer *active;	/* I/O thread only: transfers in the multi */
+	struct xfer *active; /* I/O thread only: transfers in the multi */
 
 	pthread_mutex_t lock;
-	pthread_cond_t cond;	/* CLOCK_MONOTONIC; completions and cancel */
-	struct xfer *q_head;	/* protected by lock: waiting to be added */
-	struct xfer *q_tail;	/* protected by lock */
-	bool cancelled;		/* protected by lock */
-	bool stopping;		/* protected by lock */
+	pthread_cond_t cond;	 /* CLOCK_MONOTONIC; completions and cancel */
+	struct xfer *q_head;	 /* protected by lock: waiting to be added */
+	struct xfer *q_tail;	 /* protected by lock */
+	bool cancelled;		 /* protected by lock */
+	bool stopping;		 /* protected by lock */
 	struct http_pacer pacer; /* protected by lock */
 
 	atomic_uint_fast64_t n_requests;
@@ -155,7 +156,7 @@ int64_t http_backoff_ms(const struct http_opts *o, int attempt, double rnd)
 		hi *= 2;
 	hi = MIN(hi, cap);
 	lo = MIN(base, hi) / 2;
-	if (!(rnd >= 0))	/* also NaN */
+	if (!(rnd >= 0)) /* also NaN */
 		rnd = 0;
 	if (rnd >= 1)
 		rnd = 0.999999;
@@ -256,11 +257,16 @@ static bool host_name_ok(const char *host)
 	return true;
 }
 
-int http_url_check(const char *url, char *why, size_t whysz)
+/*
+ * Split and validate @url: *@tls for https://, *@loopback when the host is
+ * a loopback address or localhost. Returns 0 or -EINVAL with @why.
+ */
+static int url_parse(const char *url, bool *tls, bool *loopback, char *why,
+		     size_t whysz)
 {
 	const char *p, *auth_end, *host, *hend, *after;
 	char hostbuf[256];
-	bool tls, bracketed = false;
+	bool bracketed = false;
 
 	if (!url || !*url)
 		return url_fail(why, whysz, "empty URL");
@@ -270,10 +276,10 @@ int http_url_check(const char *url, char *why, size_t whysz)
 					"space or control character in URL");
 	}
 	if (!strncasecmp(url, "https://", 8)) {
-		tls = true;
+		*tls = true;
 		p = url + 8;
 	} else if (!strncasecmp(url, "http://", 7)) {
-		tls = false;
+		*tls = false;
 		p = url + 7;
 	} else {
 		return url_fail(why, whysz,
@@ -288,7 +294,8 @@ int http_url_check(const char *url, char *why, size_t whysz)
 		host = p + 1;
 		hend = memchr(host, ']', (size_t)(auth_end - host));
 		if (!hend)
-			return url_fail(why, whysz, "unterminated IPv6 address");
+			return url_fail(why, whysz,
+					"unterminated IPv6 address");
 		after = hend + 1;
 	} else {
 		host = p;
@@ -324,12 +331,21 @@ int http_url_check(const char *url, char *why, size_t whysz)
 	} else if (!host_name_ok(hostbuf)) {
 		return url_fail(why, whysz, "bad host name in URL");
 	}
-	if (!tls && !host_is_loopback(hostbuf, bracketed))
+	*loopback = host_is_loopback(hostbuf, bracketed);
+	return 0;
+}
+
+int http_url_check(const char *url, char *why, size_t whysz)
+{
+	bool tls, loopback;
+	int rc = url_parse(url, &tls, &loopback, why, whysz);
+
+	if (rc == 0 && !tls && !loopback)
 		return url_fail(why, whysz,
 				"http:// is only allowed for loopback "
 				"addresses (127.0.0.0/8, [::1], localhost); "
 				"use https://");
-	return 0;
+	return rc;
 }
 
 /* ---- logging helpers ---- */
@@ -400,9 +416,9 @@ static size_t on_read(char *dst, size_t size, size_t nitems, void *ud)
 			if (got <= 0) {
 				x->local_rc = got < 0 ? -errno : -EIO;
 				x->local_why = got < 0
-						       ? "reading the request body"
-						       : "request body file is "
-							 "shorter than declared";
+						   ? "reading the request body"
+						   : "request body file is "
+						     "shorter than declared";
 				return CURL_READFUNC_ABORT;
 			}
 			if (req->tap && req->tap->bytes)
@@ -421,7 +437,14 @@ static int on_seek(void *ud, curl_off_t off, int origin)
 	struct xfer *x = ud;
 	const struct http_req *req = x->req;
 
-	if (origin != SEEK_SET || off != 0)
+	/*
+	 * libcurl rewinds to resend a request by itself when a reused
+	 * connection dies before any reply byte. The server may still have
+	 * acted on it (a twin file from one create), so only idempotent
+	 * requests may be resent behind our back; the others fail with
+	 * CURLE_SEND_FAIL_REWIND and http_do() decides.
+	 */
+	if (origin != SEEK_SET || off != 0 || !(req->flags & HTTP_IDEMPOTENT))
 		return CURL_SEEKFUNC_CANTSEEK;
 	x->seg = 0;
 	x->seg_pos = 0;
@@ -524,8 +547,8 @@ static size_t on_header(char *p, size_t size, size_t nitems, void *ud)
 		const char *sp = memchr(p, ' ', n);
 
 		x->status = 0;
-		for (sp = sp ? sp + 1 : p + n; sp < p + n && *sp >= '0' &&
-					       *sp <= '9' && x->status < 1000;
+		for (sp = sp ? sp + 1 : p + n;
+		     sp < p + n && *sp >= '0' && *sp <= '9' && x->status < 1000;
 		     sp++)
 			x->status = x->status * 10 + (*sp - '0');
 		r->location[0] = r->range[0] = r->content_range[0] = '\0';
@@ -547,21 +570,22 @@ static size_t on_header(char *p, size_t size, size_t nitems, void *ud)
 	while (vlen && (v[vlen - 1] == '\r' || v[vlen - 1] == '\n' ||
 			v[vlen - 1] == ' ' || v[vlen - 1] == '\t'))
 		vlen--;
-#define IS(name) (name_len == sizeof(name) - 1 && !strncasecmp(p, name, name_len))
+#define IS(name)                                                               \
+	(name_len == sizeof(name) - 1 && !strncasecmp(p, name, name_len))
 	if (IS("location"))
 		hdr_copy(x, r->location, sizeof(r->location), v, vlen, true);
 	else if (IS("range"))
 		hdr_copy(x, r->range, sizeof(r->range), v, vlen, true);
 	else if (IS("content-range"))
-		hdr_copy(x, r->content_range, sizeof(r->content_range), v,
-			 vlen, true);
+		hdr_copy(x, r->content_range, sizeof(r->content_range), v, vlen,
+			 true);
 	else if (IS("content-type"))
 		hdr_copy(x, r->content_type, sizeof(r->content_type), v, vlen,
 			 false);
 	else if (IS("retry-after")) {
 		hdr_copy(x, tmp, sizeof(tmp), v, vlen, false);
-		x->retry_after_s = http_retry_after_parse(tmp,
-							  clock_wall_ms() / 1000);
+		x->retry_after_s =
+		    http_retry_after_parse(tmp, clock_wall_ms() / 1000);
 	}
 #undef IS
 	return n;
@@ -687,6 +711,7 @@ static void global_init(void)
 int http_new(const struct http_opts *o, struct http **out)
 {
 	pthread_condattr_t ca;
+	sigset_t all, old;
 	struct http_opts dflt;
 	struct http *h = NULL;
 	const curl_version_info_data *vi;
@@ -738,7 +763,13 @@ int http_new(const struct http_opts *o, struct http **out)
 	if (rc < 0)
 		goto fail;
 	cond_ok = true;
+	/* The I/O thread takes no signals: SIGPIPE from a dead socket
+	 * becomes EPIPE (CURLOPT_NOSIGNAL leaves that to us), and SIGTERM &
+	 * co. go to the threads that handle them. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
 	rc = -pthread_create(&h->thread, NULL, io_main, h);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (rc < 0)
 		goto fail;
 
@@ -859,6 +890,8 @@ static int check_req(const struct http_req *req, int64_t *total,
 		what = "URL";
 	else if (req->n_body && !req->body)
 		what = "body";
+	else if (req->auth && !req->auth->get_token)
+		what = "auth";
 	for (size_t i = 0; !what && i < req->n_body; i++) {
 		const struct http_seg *s = &req->body[i];
 
@@ -915,6 +948,7 @@ static int setup_easy(struct http *h, struct xfer *x, const char *token,
 	const char *m = req->method;
 	char auth[HTTP_AUTH_HDR_MAX];
 	CURLcode cc = CURLE_OK;
+	bool tls, loopback;
 	CURL *e;
 	int rc = 0;
 
@@ -933,10 +967,14 @@ static int setup_easy(struct http *h, struct xfer *x, const char *token,
 	if (!e)
 		return -ENOMEM;
 	SETOPT(cc, e, CURLOPT_URL, req->url);
+	/* An emulator on loopback is never reached through $http_proxy. */
+	if (url_parse(req->url, &tls, &loopback, NULL, 0) == 0 && loopback)
+		SETOPT(cc, e, CURLOPT_PROXY, "");
 #if LIBCURL_VERSION_NUM >= 0x075500
 	SETOPT(cc, e, CURLOPT_PROTOCOLS_STR, "http,https");
 #else
-	SETOPT(cc, e, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+	SETOPT(cc, e, CURLOPT_PROTOCOLS,
+	       (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
 #endif
 	SETOPT(cc, e, CURLOPT_NOSIGNAL, 1L);
 	SETOPT(cc, e, CURLOPT_PRIVATE, (void *)x);
@@ -967,7 +1005,8 @@ static int setup_easy(struct http *h, struct xfer *x, const char *token,
 		SETOPT(cc, e, CURLOPT_CUSTOMREQUEST, m);
 	} else {
 		/* Every method with a body is an "upload" of a known size:
-		 * Content-Length (also 0), no chunking, no form Content-Type. */
+		 * Content-Length (also 0), no chunking, no form Content-Type.
+		 */
 		SETOPT(cc, e, CURLOPT_UPLOAD, 1L);
 		SETOPT(cc, e, CURLOPT_INFILESIZE_LARGE, (curl_off_t)total);
 		SETOPT(cc, e, CURLOPT_READFUNCTION, on_read);
@@ -1024,10 +1063,10 @@ static bool never_sent(const struct xfer *x)
 }
 
 enum outcome {
-	OUT_OK,		/* a response < 400 */
-	OUT_HTTP,	/* a response >= 400, in the drive_err */
-	OUT_TRANSPORT,	/* no (complete) response, in the drive_err */
-	OUT_FATAL,	/* stop now with the returned errno */
+	OUT_OK,	       /* a response < 400 */
+	OUT_HTTP,      /* a response >= 400, in the drive_err */
+	OUT_TRANSPORT, /* no (complete) response, in the drive_err */
+	OUT_FATAL,     /* stop now with the returned errno */
 };
 
 /*
@@ -1092,7 +1131,7 @@ static int attempt(struct http *h, const struct http_req *req, int64_t total,
 		drive_err_init(err);
 		err->http_status = (int)resp->status;
 		err->retry_after_s =
-			(int)MIN(x.retry_after_s, (int64_t)INT32_MAX);
+		    (int)MIN(x.retry_after_s, (int64_t)INT32_MAX);
 		drive_err_parse_body(err, x.errbody.data, x.errbody.len);
 		*oc = OUT_HTTP;
 		goto out;
@@ -1219,8 +1258,9 @@ int http_do(struct http *h, const struct http_req *req, struct http_resp *resp,
 		if (!retry || (req->flags & HTTP_NO_RETRY) ||
 		    retries >= h->opts.max_retries) {
 			if (retry && retries > 0)
-				log_info(SUBSYS, "%s %s: %s, giving up after "
-						 "%d attempts",
+				log_info(SUBSYS,
+					 "%s %s: %s, giving up after "
+					 "%d attempts",
 					 req->method, path, es, attempts);
 			else
 				log_debug(SUBSYS, "%s %s: %s, not retried%s",
@@ -1235,9 +1275,8 @@ int http_do(struct http *h, const struct http_req *req, struct http_resp *resp,
 			int64_t cap = MAX((int64_t)HTTP_RETRY_AFTER_MAX_MS,
 					  (int64_t)h->opts.backoff_max_ms);
 
-			delay = MAX(delay, MIN((int64_t)err.retry_after_s *
-						       1000,
-					       cap));
+			delay = MAX(
+			    delay, MIN((int64_t)err.retry_after_s * 1000, cap));
 		}
 		log_info(SUBSYS, "%s %s: %s, retry %d in %lld ms", req->method,
 			 path, es, retries, (long long)delay);

@@ -125,9 +125,8 @@ static int load(const char *json, size_t len, json_t **out,
  * String member @key of @o, borrowed from @o, at most @max bytes without
  * NULs. Absent or null: *@out = NULL, an error only when @required.
  */
-static int get_str(const json_t *o, const char *key, bool required,
-		   size_t max, const char **out, const char *where,
-		   struct drive_err *err)
+static int get_str(const json_t *o, const char *key, bool required, size_t max,
+		   const char **out, const char *where, struct drive_err *err)
 {
 	const json_t *v = json_object_get(o, key);
 	size_t n;
@@ -182,8 +181,8 @@ static int parse_u63(const char *s, int64_t max, int64_t *out)
  * Drive sends int64 fields as JSON strings ("size": "1234"); a plain JSON
  * integer is accepted too. Absent or null: *@out = -1.
  */
-static int get_i64(const json_t *o, const char *key, int64_t max,
-		   int64_t *out, const char *where, struct drive_err *err)
+static int get_i64(const json_t *o, const char *key, int64_t max, int64_t *out,
+		   const char *where, struct drive_err *err)
 {
 	const json_t *v = json_object_get(o, key);
 	int rc;
@@ -200,14 +199,12 @@ static int get_i64(const json_t *o, const char *key, int64_t max,
 		return 0;
 	}
 	if (!json_is_string(v) || json_string_length(v) > 20)
-		return malformed(err, where, key,
-				 "not a decimal int64 string");
+		return malformed(err, where, key, "not a decimal int64 string");
 	rc = parse_u63(json_string_value(v), max, out);
 	if (rc == -ERANGE)
 		return malformed(err, where, key, "out of range");
 	if (rc < 0)
-		return malformed(err, where, key,
-				 "not a decimal int64 string");
+		return malformed(err, where, key, "not a decimal int64 string");
 	return 0;
 }
 
@@ -262,7 +259,8 @@ static int parse_md5(const json_t *o, struct drive_file *f, const char *where,
 	if (rc < 0 || !s)
 		return rc;
 	if (strlen(s) != DRIVE_MD5_HEX)
-		return malformed(err, where, "md5Checksum", "not 32 hex digits");
+		return malformed(err, where, "md5Checksum",
+				 "not 32 hex digits");
 	for (size_t i = 0; i < DRIVE_MD5_HEX; i++) {
 		char c = s[i];
 
@@ -459,8 +457,8 @@ out:
 }
 
 /* Copy token member @key (printable ASCII) into @out; absent gives "". */
-static int get_token(const json_t *o, const char *key, char *out,
-		     size_t outsz, bool *present, struct drive_err *err)
+static int get_token(const json_t *o, const char *key, char *out, size_t outsz,
+		     bool *present, struct drive_err *err)
 {
 	const char *s;
 	int rc;
@@ -473,8 +471,7 @@ static int get_token(const json_t *o, const char *key, char *out,
 		return malformed(err, "", key, "empty");
 	for (const char *p = s; *p; p++)
 		if (*p < 0x21 || *p > 0x7e)
-			return malformed(err, "", key,
-					 "not printable ASCII");
+			return malformed(err, "", key, "not printable ASCII");
 	*present = true;
 	if (!out)
 		return 0;
@@ -508,9 +505,9 @@ static void files_release(struct drive_file *files, size_t n)
 	free(files);
 }
 
-int drive_record_file_list_parse(const char *json, size_t len,
-				 drive_file_cb cb, void *ctx, char *next,
-				 size_t nextsz, struct drive_err *err)
+int drive_record_file_list_parse(const char *json, size_t len, drive_file_cb cb,
+				 void *ctx, char *next, size_t nextsz,
+				 struct drive_err *err)
 {
 	struct drive_file *files = NULL;
 	char where[WHERE_MAX];
@@ -539,8 +536,8 @@ int drive_record_file_list_parse(const char *json, size_t len,
 	for (i = 0; i < n; i++) {
 		drive_file_init(&files[i]);
 		snprintf(where, sizeof(where), "files[%zu].", i);
-		rc = file_from_json(json_array_get(a, i), &files[i], where,
-				    err);
+		rc =
+		    file_from_json(json_array_get(a, i), &files[i], where, err);
 		if (rc < 0)
 			goto out;
 	}
@@ -599,9 +596,8 @@ static int change_from_json(const json_t *o, struct change_rec *r,
 	return 0;
 }
 
-int drive_record_changes_parse(const char *json, size_t len,
-			       drive_change_cb cb, void *ctx, char *next,
-			       size_t nextsz, bool *last,
+int drive_record_changes_parse(const char *json, size_t len, drive_change_cb cb,
+			       void *ctx, char *next, size_t nextsz, bool *last,
 			       struct drive_err *err)
 {
 	struct change_rec *recs = NULL;
@@ -729,8 +725,7 @@ out:
 }
 
 int drive_record_ids_parse(const char *json, size_t len, int count,
-			   char (*ids)[DRIVE_ID_MAX + 1],
-			   struct drive_err *err)
+			   char (*ids)[DRIVE_ID_MAX + 1], struct drive_err *err)
 {
 	json_t *root = NULL, *a;
 	int rc;
@@ -880,8 +875,8 @@ static int meta_fields(json_t *o, const struct drive_meta *m,
 		if (clock_rfc3339_format(m->modified_ms, when, sizeof(when)))
 			rc = invalid(err, "modifiedTime", "out of range");
 		else
-			rc = set_str(o, "modifiedTime", when, sizeof(when),
-				     err);
+			rc =
+			    set_str(o, "modifiedTime", when, sizeof(when), err);
 	}
 	return rc;
 }
@@ -896,7 +891,8 @@ static int meta_create_only(json_t *o, const struct drive_meta *m,
 		if (!drive_id_valid(m->parent))
 			return invalid(err, "parents", "not a valid id");
 		parents = json_array();
-		if (!parents || json_object_set_new(o, "parents", parents) < 0 ||
+		if (!parents ||
+		    json_object_set_new(o, "parents", parents) < 0 ||
 		    json_array_append_new(parents, json_string(m->parent)) < 0)
 			return -ENOMEM;
 	}

@@ -20,15 +20,15 @@
 #include "drive/drive.h"
 
 /* Bounds on what a reply may hold; past them the reply is malformed. */
-#define RECORD_NAME_MAX 32767	    /* bytes of a file name */
-#define RECORD_MIME_MAX 255	    /* bytes of a MIME type */
-#define RECORD_REV_MAX 256	    /* bytes of a headRevisionId */
-#define RECORD_PROPS_MAX 100	    /* appProperties entries */
-#define RECORD_PROP_MAX 1024	    /* bytes of one key or value */
-#define RECORD_TOKEN_MAX 4096	    /* bytes of a page or start token */
-#define RECORD_PAGE_MAX 1000	    /* entries in one page */
+#define RECORD_NAME_MAX 32767		   /* bytes of a file name */
+#define RECORD_MIME_MAX 255		   /* bytes of a MIME type */
+#define RECORD_REV_MAX 256		   /* bytes of a headRevisionId */
+#define RECORD_PROPS_MAX 100		   /* appProperties entries */
+#define RECORD_PROP_MAX 1024		   /* bytes of one key or value */
+#define RECORD_TOKEN_MAX 4096		   /* bytes of a page or start token */
+#define RECORD_PAGE_MAX 1000		   /* entries in one page */
 #define RECORD_SIZE_MAX (INT64_C(1) << 53) /* bytes; Drive's limit is 5 TB */
-#define RECORD_JSON_MAX (32 << 20)  /* bytes of one JSON reply */
+#define RECORD_JSON_MAX (32 << 20)	   /* bytes of one JSON reply */
 
 /* The reason drive_err carries for a reply that failed these checks. */
 #define RECORD_MALFORMED "malformedResponse"
@@ -49,9 +49,9 @@ int drive_record_file_parse(const char *json, size_t len,
  * value from @cb (which stops the walk), -EIO, -ENOMEM or -ENAMETOOLONG
  * (@next too small).
  */
-int drive_record_file_list_parse(const char *json, size_t len,
-				 drive_file_cb cb, void *ctx, char *next,
-				 size_t nextsz, struct drive_err *err);
+int drive_record_file_list_parse(const char *json, size_t len, drive_file_cb cb,
+				 void *ctx, char *next, size_t nextsz,
+				 struct drive_err *err);
 
 /*
  * A changes.list page. Exactly one of nextPageToken (more pages: *@last =
@@ -59,9 +59,8 @@ int drive_record_file_list_parse(const char *json, size_t len,
  * present; it goes to @next. Changes of changeType "drive" (shared drives
  * themselves) are skipped. Returns as drive_record_file_list_parse().
  */
-int drive_record_changes_parse(const char *json, size_t len,
-			       drive_change_cb cb, void *ctx, char *next,
-			       size_t nextsz, bool *last,
+int drive_record_changes_parse(const char *json, size_t len, drive_change_cb cb,
+			       void *ctx, char *next, size_t nextsz, bool *last,
 			       struct drive_err *err);
 
 /*
@@ -89,8 +88,8 @@ int drive_record_start_token_parse(const char *json, size_t len, char *tok,
 				   size_t toksz, struct drive_err *err);
 
 enum drive_record_meta_kind {
-	DRIVE_RECORD_CREATE,	/* files.create: id, parents, shortcutDetails */
-	DRIVE_RECORD_UPDATE,	/* files.update: null appProperties delete */
+	DRIVE_RECORD_CREATE, /* files.create: id, parents, shortcutDetails */
+	DRIVE_RECORD_UPDATE, /* files.update: null appProperties delete */
 };
 
 /*

@@ -64,11 +64,11 @@
 #define UPLOAD_JSON_MAX (1 << 20)
 
 struct md5_track {
-	EVP_MD_CTX *held;	/* MD5 of [0, held_off): confirmed bytes */
+	EVP_MD_CTX *held; /* MD5 of [0, held_off): confirmed bytes */
 	int64_t held_off;
-	EVP_MD_CTX *sent;	/* held + bytes read for the request in flight */
+	EVP_MD_CTX *sent; /* held + bytes read for the request in flight */
 	int64_t sent_off;
-	bool broken;		/* an EVP call failed inside the tap */
+	bool broken; /* an EVP call failed inside the tap */
 };
 
 static void tap_bytes(void *ctx, const void *p, size_t n)
@@ -243,10 +243,9 @@ static int meta_body(const struct drive_upload *u, struct buf *out,
 		return drive_record_meta_json(&empty, DRIVE_RECORD_UPDATE, out,
 					      err);
 	}
-	return drive_record_meta_json(u->meta,
-				      u->update_id ? DRIVE_RECORD_UPDATE
-						   : DRIVE_RECORD_CREATE,
-				      out, err);
+	return drive_record_meta_json(
+	    u->meta, u->update_id ? DRIVE_RECORD_UPDATE : DRIVE_RECORD_CREATE,
+	    out, err);
 }
 
 /* The upload URL for @type ("multipart" or "resumable"). */
@@ -274,7 +273,7 @@ static void progress(const struct drive_upload *u, int64_t done)
 		u->progress(u->progress_ctx, done, u->size);
 }
 
-/* A create with a generated id met 409 after a resend: did it land? */
+/* A create with a generated id met 409: is the file there this upload? */
 static int create_resent(struct drive *d, const struct drive_upload *u,
 			 struct md5_track *t, struct drive_file **out,
 			 struct drive_err *err)
@@ -330,13 +329,13 @@ static int multipart(struct drive *d, struct drive_upload *u,
 		rc = upload_url(d, u, "multipart", &url);
 	if (rc < 0)
 		goto out;
-	segs[nseg++] = (struct http_seg){.mem = head.data, .fd = -1,
-					 .len = (int64_t)head.len};
+	segs[nseg++] = (struct http_seg){
+	    .mem = head.data, .fd = -1, .len = (int64_t)head.len};
 	if (u->size > 0)
-		segs[nseg++] = (struct http_seg){.fd = u->fd, .off = 0,
-						 .len = u->size};
-	segs[nseg++] = (struct http_seg){.mem = tail.data, .fd = -1,
-					 .len = (int64_t)tail.len};
+		segs[nseg++] =
+		    (struct http_seg){.fd = u->fd, .off = 0, .len = u->size};
+	segs[nseg++] = (struct http_seg){
+	    .mem = tail.data, .fd = -1, .len = (int64_t)tail.len};
 	http_req_init(&req);
 	req.method = u->update_id ? "PATCH" : "POST";
 	req.url = buf_cstr(&url);
@@ -349,8 +348,7 @@ static int multipart(struct drive *d, struct drive_upload *u,
 	req.flags = u->update_id || u->meta->id ? HTTP_IDEMPOTENT : 0;
 	req.resp_buf = &resp;
 	rc = http_do(d->h, &req, &hr, err);
-	if (rc == -EEXIST && !u->update_id && u->meta->id &&
-	    err->attempts > 1) {
+	if (rc == -EEXIST && !u->update_id && u->meta->id) {
 		rc = create_resent(d, u, t, out, err);
 		goto out;
 	}
@@ -421,8 +419,8 @@ static int session_start(struct drive *d, struct drive_upload *u,
 		rc = -EIO;
 		goto out;
 	}
-	log_debug("drive", "resumable upload session opened for %" PRId64
-			   " bytes",
+	log_debug("drive",
+		  "resumable upload session opened for %" PRId64 " bytes",
 		  u->size);
 out:
 	buf_release(&resp);
@@ -432,10 +430,10 @@ out:
 }
 
 enum put_result {
-	PUT_MORE,	/* 308: *held says how far the server got */
-	PUT_DONE,	/* 200/201: @resp holds the file */
-	PUT_GONE,	/* 404/410: the session is no more */
-	PUT_FAILED,	/* -errno returned, details in err */
+	PUT_MORE,   /* 308: *held says how far the server got */
+	PUT_DONE,   /* 200/201: @resp holds the file */
+	PUT_GONE,   /* 404/410: the session is no more */
+	PUT_FAILED, /* -errno returned, details in err */
 };
 
 /*
@@ -444,9 +442,8 @@ enum put_result {
  */
 static enum put_result session_put(struct drive *d, struct drive_upload *u,
 				   struct md5_track *t, int64_t from,
-				   int64_t len, struct buf *resp,
-				   int64_t *held, int *rcp,
-				   struct drive_err *err)
+				   int64_t len, struct buf *resp, int64_t *held,
+				   int *rcp, struct drive_err *err)
 {
 	const struct http_body_tap tap = {tap_bytes, tap_reset, t};
 	char crange[96];
@@ -488,8 +485,7 @@ static enum put_result session_put(struct drive *d, struct drive_upload *u,
 	}
 	if (hr.status == 200 || hr.status == 201)
 		return PUT_DONE;
-	if (hr.status == 308 &&
-	    drive_upload_range_parse(hr.range, held) == 0 &&
+	if (hr.status == 308 && drive_upload_range_parse(hr.range, held) == 0 &&
 	    *held <= (len < 0 ? u->size : from + len) && *held < u->size)
 		return PUT_MORE;
 	drive_err_set(err, 0, RECORD_MALFORMED,
@@ -498,6 +494,32 @@ static enum put_result session_put(struct drive *d, struct drive_upload *u,
 		      hr.status, hr.range);
 	*rcp = -EIO;
 	return PUT_FAILED;
+}
+
+/*
+ * The file a finished session returns. The fields of the session's first
+ * request need not apply to it (a session stored by an older client, or a
+ * server that drops them from the session URL): if the reply is not a whole
+ * file record but names the file, fetch the record.
+ */
+static int final_reply(struct drive *d, const struct buf *resp,
+		       struct drive_file **out, struct drive_err *err)
+{
+	char id[DRIVE_ID_MAX + 1];
+	struct drive_err ierr;
+	int rc;
+
+	rc = drive_file_reply(resp, out, err);
+	if (rc != -EIO)
+		return rc;
+	drive_err_init(&ierr);
+	if (drive_record_id_parse(resp->data, resp->len, id, &ierr) < 0)
+		return rc;
+	log_debug("drive",
+		  "upload of %s finished with a partial record, "
+		  "fetching it",
+		  id);
+	return drive_files_get(d, id, out, err);
 }
 
 static int resumable(struct drive *d, struct drive_upload *u,
@@ -540,8 +562,12 @@ static int resumable(struct drive *d, struct drive_upload *u,
 			held = 0;
 		}
 		rc = md5_catch_up(t, u->fd, held);
-		if (rc < 0)
+		if (rc < 0) {
+			drive_err_set(err, 0, "localError",
+				      "upload: cannot hash the content: %s",
+				      strerror(-rc));
 			goto out;
+		}
 		r = session_put(d, u, t, held,
 				MIN(d->chunk_size, u->size - held), &resp, &now,
 				&rc, err);
@@ -550,8 +576,9 @@ static int resumable(struct drive *d, struct drive_upload *u,
 			    ++no_progress > UPLOAD_NO_PROGRESS_MAX)
 				goto out;
 			/* Dropped or 5xx: ask what the server holds. */
-			log_debug("drive", "upload chunk at byte %" PRId64
-					   " failed, querying the session",
+			log_debug("drive",
+				  "upload chunk at byte %" PRId64
+				  " failed, querying the session",
 				  held);
 			r = session_put(d, u, t, 0, -1, &resp, &now, &rc, err);
 			if (r == PUT_FAILED)
@@ -573,7 +600,7 @@ static int resumable(struct drive *d, struct drive_upload *u,
 			held = now;
 		}
 	}
-	rc = drive_file_reply(&resp, out, err);
+	rc = final_reply(d, &resp, out, err);
 	if (rc == 0) {
 		u->session_url[0] = '\0';
 		progress(u, u->size);
@@ -605,23 +632,36 @@ static int check_args(const struct drive_upload *u, struct drive_err *err)
 int drive_files_upload(struct drive *d, struct drive_upload *u,
 		       struct drive_file **out, struct drive_err *err)
 {
+	const struct drive_meta *meta = u->meta;
 	const char *mime = u->mime_type;
-	char hex[DRIVE_MD5_HEX + 1];
+	char hex[DRIVE_MD5_HEX + 1], id[DRIVE_ID_MAX + 1];
 	struct drive_file *f = NULL;
+	struct drive_meta mi;
 	struct md5_track t;
 	struct drive_err lerr;
+	struct buf probe;
 	int rc;
 
 	*out = NULL;
 	err = drive_err_use(err, &lerr);
+	buf_init(&probe, RECORD_JSON_MAX);
 	if (!mime)
 		u->mime_type = "application/octet-stream";
 	rc = md5_init(&t);
 	if (rc < 0)
 		goto out;
 	rc = check_args(u, err);
+	if (rc == 0)
+		rc = meta_body(u, &probe, err);
 	if (rc < 0)
 		goto out;
+	if (!u->update_id && !u->session_url[0]) {
+		/* A create always carries an id: see files.c. */
+		rc = drive_meta_with_id(d, meta, &mi, id, err);
+		if (rc < 0)
+			goto out;
+		u->meta = &mi;
+	}
 	if (u->session_url[0] || u->size > DRIVE_MULTIPART_MAX)
 		rc = resumable(d, u, &t, &f, err);
 	else
@@ -646,6 +686,8 @@ int drive_files_upload(struct drive *d, struct drive_upload *u,
 	f = NULL;
 out:
 	u->mime_type = mime;
+	u->meta = meta;
+	buf_release(&probe);
 	drive_file_free(f);
 	md5_release(&t);
 	return rc;

@@ -63,6 +63,17 @@ int oauth_token_error_parse(const char *body, size_t len, char *code,
  */
 int oauth_token_error_errno(long http_status, int transport_rc);
 
+/* Secrets shorter than this are not redacted (they would match by chance). */
+#define OAUTH_REDACT_MIN 8
+
+/*
+ * Replace every occurrence of @secret in the string @s (a buffer of @sz
+ * bytes) by "<redacted>", truncating if that makes it longer. For text a
+ * server sent back, before it reaches a log line or a drive_err: a server
+ * that echoes the refresh token must not get it logged.
+ */
+void oauth_redact(char *s, size_t sz, const char *secret);
+
 /*
  * When a token obtained at @now_ms that lives @lifetime_ms should be
  * refreshed: OAUTH_EXPIRY_MARGIN_MS before it expires, as

@@ -96,7 +96,9 @@ int oauth_token_new(struct cred *cred, const struct oauth_token_opts *o,
 	if (!scope)
 		scope = OAUTH_SCOPE_DRIVE;
 	if (http_url_check(url, why, sizeof(why)) < 0) {
-		log_err("oauth", "token URL '%s' refused: %s", url, why);
+		/* A URL with user info may hold a password: not logged. */
+		log_err("oauth", "token URL '%s' refused: %s",
+			strchr(url, '@') ? "(with user info)" : url, why);
 		rc = -EINVAL;
 		goto fail;
 	}
@@ -113,7 +115,8 @@ int oauth_token_new(struct cred *cred, const struct oauth_token_opts *o,
 			log_err(
 			    "oauth",
 			    "service account key in '%s' cannot be used: "
-			    "not an unencrypted RSA private key in PEM form",
+			    "not an intact, unencrypted RSA private key in PEM "
+			    "form",
 			    cred_where(cred));
 		if (rc < 0)
 			goto fail;
@@ -170,6 +173,13 @@ void oauth_token_free(struct oauth_token *t)
 	free(t->token_url);
 	free(t->scope);
 	free(t);
+}
+
+/* Take the credential's secrets out of server-sent text @s. */
+static void scrub(const struct oauth_token *t, char *s, size_t sz)
+{
+	oauth_redact(s, sz, t->cred.refresh_token);
+	oauth_redact(s, sz, t->cred.client_secret);
 }
 
 /* Wipe and free a buffer that held secrets. */
@@ -310,6 +320,8 @@ static int refresh(struct oauth_token *t, char **tok, int64_t *lifetime_s,
 			snprintf(code, sizeof(code), "%s", herr.reason);
 			snprintf(desc, sizeof(desc), "%s", herr.message);
 		}
+		scrub(t, code, sizeof(code));
+		scrub(t, desc, sizeof(desc));
 		rc = oauth_token_error_errno(herr.http_status, rc);
 		if (rc == -EACCES) {
 			refused(t, herr.http_status, code, desc, err);
@@ -319,6 +331,8 @@ static int refresh(struct oauth_token *t, char **tok, int64_t *lifetime_s,
 	if (rc < 0) {
 		char line[320];
 
+		scrub(t, herr.reason, sizeof(herr.reason));
+		scrub(t, herr.message, sizeof(herr.message));
 		drive_err_str(&herr, line, sizeof(line));
 		if (err)
 			*err = herr;

@@ -240,3 +240,29 @@ int oauth_token_error_errno(long http_status, int transport_rc)
 		return -EACCES;
 	return transport_rc < 0 ? transport_rc : -EIO;
 }
+
+void oauth_redact(char *s, size_t sz, const char *secret)
+{
+	static const char mark[] = "<redacted>";
+	size_t m = secret ? strlen(secret) : 0, mk = sizeof(mark) - 1;
+	char *p;
+
+	if (m < OAUTH_REDACT_MIN || sz == 0)
+		return;
+	for (p = strstr(s, secret); p; p = strstr(p + mk, secret)) {
+		size_t tail = strlen(p + m);
+		size_t room = sz - (size_t)(p - s) - 1;
+
+		/* Cut the tail when the mark is longer than the secret. */
+		if (mk + tail > room)
+			tail = room > mk ? room - mk : 0;
+		if (mk > room) {
+			memcpy(p, mark, room);
+			p[room] = '\0';
+			return;
+		}
+		memmove(p + mk, p + m, tail);
+		memcpy(p, mark, mk);
+		p[mk + tail] = '\0';
+	}
+}

@@ -1,10 +1,11 @@
 """Google API error bodies, as the Drive v3 API returns them.
 
-Reference: "Resolve errors" (developers.google.com/drive/api/guides/handle-errors):
+Reference: "Resolve errors" (drive/api/guides/handle-errors):
     {"error": {"code": 404, "message": "File not found: X.",
                "errors": [{"domain": "global", "reason": "notFound",
                            "message": "File not found: X.",
-                           "locationType": "parameter", "location": "fileId"}]}}
+                           "locationType": "parameter",
+                           "location": "fileId"}]}}
 Errors raised by Google's front end (authentication, JSON parsing) also carry a
 "status" string (UNAUTHENTICATED, INVALID_ARGUMENT, PERMISSION_DENIED).
 """
@@ -15,11 +16,13 @@ REASON_MESSAGES = {
     "internalError": "Internal Error",
     "rateLimitExceeded": "Rate Limit Exceeded",
     "userRateLimitExceeded": "User Rate Limit Exceeded",
-    "sharingRateLimitExceeded": "Rate limit exceeded. User message: "
-                                "\"Sorry, you have exceeded your sharing quota.\"",
+    "sharingRateLimitExceeded":
+        "Rate limit exceeded. User message: \"Sorry, you have exceeded your "
+        "sharing quota.\"",
     "dailyLimitExceeded": "Daily Limit Exceeded",
     "quotaExceeded": "Quota exceeded",
-    "storageQuotaExceeded": "The user's Drive storage quota has been exceeded.",
+    "storageQuotaExceeded":
+        "The user's Drive storage quota has been exceeded.",
     "notFound": "Not Found",
     "badRequest": "Bad Request",
     "invalid": "Invalid Value",
@@ -34,12 +37,6 @@ REASON_MESSAGES = {
 USAGE_LIMIT_REASONS = {
     "rateLimitExceeded", "userRateLimitExceeded", "dailyLimitExceeded",
     "quotaExceeded", "storageQuotaExceeded", "sharingRateLimitExceeded",
-}
-
-HTTP_STATUS_NAMES = {
-    400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED",
-    404: "NOT_FOUND", 409: "ALREADY_EXISTS", 429: "RESOURCE_EXHAUSTED",
-    500: "INTERNAL", 503: "UNAVAILABLE",
 }
 
 
@@ -99,7 +96,8 @@ def bad_request(message, location=None):
 
 def invalid_fields(selection):
     return ApiError(400, "invalidParameter",
-                    "Invalid field selection %s" % selection, location="fields")
+                    "Invalid field selection %s" % selection,
+                    location="fields")
 
 
 def field_not_writable(message=None):

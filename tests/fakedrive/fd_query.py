@@ -11,7 +11,7 @@ ref-search-terms) and "Search for files and folders" (guides/search-files):
            | trashed|starred|sharedWithMe =|!= true|false
            | 'id' in parents|owners|writers|readers
            | properties|appProperties has { key='k' and value='v' }
-           | visibility =|!= 'str'           shortcutDetails.targetId =|!= 'str'
+           | visibility =|!= 'str'      shortcutDetails.targetId =|!= 'str'
   strings are single-quoted; \\' and \\\\ escape a quote and a backslash.
 
 Anything else is 400 invalid "Invalid Value" (location q).
@@ -191,7 +191,7 @@ class _Parser:
         if field in HAS_FIELDS:
             self.take("KW", "has")
             self.take("P", "{")
-            k = self.take("WORD", "key")
+            self.take("WORD", "key")
             self.take("OP", "=")
             _, key = self.take("STR")
             self.take("KW", "and")

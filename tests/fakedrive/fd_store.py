@@ -11,6 +11,7 @@ import datetime
 import hashlib
 import mimetypes
 import os
+import queue
 import secrets
 import shutil
 import string
@@ -61,7 +62,8 @@ _EDIT_LINKS = {
     SPREADSHEET: "https://docs.google.com/spreadsheets/d/%s/edit?usp=drivesdk",
     PRESENTATION:
         "https://docs.google.com/presentation/d/%s/edit?usp=drivesdk",
-    GOOGLE + "drawing": "https://docs.google.com/drawings/d/%s/edit?usp=drivesdk",
+    GOOGLE + "drawing":
+        "https://docs.google.com/drawings/d/%s/edit?usp=drivesdk",
     GOOGLE + "form": "https://docs.google.com/forms/d/%s/edit?usp=drivesdk",
     GOOGLE + "script": "https://script.google.com/d/%s/edit?usp=drivesdk",
 }
@@ -154,6 +156,52 @@ class BlobResult:
         self.sha256 = sha256
 
 
+class Hasher:
+    """MD5 + SHA-1 + SHA-256 of a byte stream. MD5 runs in the caller's
+    thread, SHA-1/SHA-256 in a helper thread (hashlib releases the GIL), so
+    large uploads are not limited by one core. flush() stops the helper
+    (state is kept); hexdigests() flushes and returns (md5, sha1, sha256)."""
+
+    def __init__(self):
+        self.md5 = hashlib.md5()
+        self.sha1 = hashlib.sha1()
+        self.sha256 = hashlib.sha256()
+        self.queue = None
+        self.thread = None
+
+    def _worker(self):
+        while True:
+            data = self.queue.get()
+            if data is None:
+                return
+            self.sha1.update(data)
+            self.sha256.update(data)
+
+    def update(self, data):
+        self.md5.update(data)
+        if len(data) < 65536 and self.thread is None:
+            self.sha1.update(data)
+            self.sha256.update(data)
+            return
+        if self.thread is None:
+            self.queue = queue.Queue(maxsize=16)
+            self.thread = threading.Thread(target=self._worker, daemon=True,
+                                           name="hash")
+            self.thread.start()
+        self.queue.put(bytes(data))
+
+    def flush(self):
+        if self.thread is not None:
+            self.queue.put(None)
+            self.thread.join()
+            self.thread = None
+
+    def hexdigests(self):
+        self.flush()
+        return (self.md5.hexdigest(), self.sha1.hexdigest(),
+                self.sha256.hexdigest())
+
+
 class BlobWriter:
     """Streams bytes to a temp file while hashing them."""
 
@@ -161,24 +209,21 @@ class BlobWriter:
         fd, self.path = tempfile.mkstemp(dir=tmp_dir, prefix="up-")
         self.f = os.fdopen(fd, "wb")
         self.size = 0
-        self.md5 = hashlib.md5()
-        self.sha1 = hashlib.sha1()
-        self.sha256 = hashlib.sha256()
+        self.hasher = Hasher()
 
     def write(self, data):
         self.f.write(data)
-        self.md5.update(data)
-        self.sha1.update(data)
-        self.sha256.update(data)
+        self.hasher.update(data)
         self.size += len(data)
 
     def finish(self):
         self.f.close()
-        return BlobResult(self.path, self.size, self.md5.hexdigest(),
-                          self.sha1.hexdigest(), self.sha256.hexdigest())
+        md5, sha1, sha256 = self.hasher.hexdigests()
+        return BlobResult(self.path, self.size, md5, sha1, sha256)
 
     def abort(self):
         try:
+            self.hasher.flush()
             self.f.close()
         finally:
             try:

@@ -8,6 +8,11 @@ import pytest
 FOLDER = "application/vnd.google-apps.folder"
 
 
+@pytest.fixture
+def drive(shared_drive):
+    return shared_drive
+
+
 def get(drive, path, **params):
     return drive.api("GET", path, params=params)
 

@@ -47,16 +47,26 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def _handle(self):
         srv = self.server
+        with srv.lock:
+            action = srv.script.pop(0) if srv.script else {}
         length = self.headers.get("Content-Length")
         chunked = "chunked" in self.headers.get("Transfer-Encoding", "")
-        body = self.rfile.read(int(length)) if length else b""
+        if isinstance(action, dict) and action.get("reset_unread"):
+            body = b""  # close with the body unread: the client gets RST
+        else:
+            body = self.rfile.read(int(length)) if length else b""
         with srv.lock:
             srv.requests.append({
                 "method": self.command, "path": self.path,
                 "headers": {k.lower(): v for k, v in self.headers.items()},
                 "body": body, "chunked": chunked,
                 "conn": self.client_address, "t": time.monotonic()})
-            action = srv.script.pop(0) if srv.script else {}
+        if action.get("reset_unread") if isinstance(action, dict) else False:
+            self.close_connection = True
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                                       b"\x01\x00\x00\x00\x00\x00\x00\x00")
+            self.connection.close()
+            return
         if callable(action):
             action = action(self, srv.requests[-1])
         if action.get("hang"):
@@ -419,3 +429,29 @@ def test_cancel_ends_a_backoff_wait(server):
     r = httpget("--cancel-after-ms", "200", server.url + "/slow", timeout=20)
     assert r["errno"] == errno.ECANCELED
     assert len(server.requests) == 1
+
+
+def test_reset_during_upload_fails_cleanly(server, tmp_path):
+    # The peer resets while we are still writing: EPIPE/ECONNRESET, not a
+    # SIGPIPE that kills the process; not resent without HTTP_IDEMPOTENT.
+    f = tmp_path / "up.bin"
+    f.write_bytes(os.urandom(32 * 1024 * 1024))
+    server.script = [{"reset_unread": True}, {}]
+    r = httpget(*FAST, "--method", "PUT", "--body-file", f,
+                server.url + "/chunk")
+    assert r["errno"] == errno.EIO
+    assert r["curl_code"] in (55, 56)  # CURLE_SEND_ERROR, CURLE_RECV_ERROR
+    assert r["attempts"] == 1 and len(server.requests) == 1
+
+
+def test_reset_during_idempotent_upload_is_resent(server, tmp_path):
+    data = os.urandom(32 * 1024 * 1024)
+    f = tmp_path / "up.bin"
+    f.write_bytes(data)
+    server.script = [{"reset_unread": True}, {}]
+    r = httpget(*FAST, "--method", "PUT", "--idempotent", "--body-file", f,
+                server.url + "/chunk")
+    assert r["rc"] == 0 and r["attempts"] == 2
+    assert server.requests[1]["body"] == data
+    assert r["tap_resets"] >= 1
+    assert r["tap_bytes"] == len(data)

@@ -1,6 +1,7 @@
 """oauth/ against the emulator's token endpoint, through tests/tools/tokencli.
 
-Each test starts its own fakedrive (127.0.0.1, port 0), so revocations and
+Each test gets its own fakedrive from conftest.py (`drive`, and
+`creds_file`, its default authorized_user credentials), so revocations and
 registered keys never leak between tests. tokencli prints one JSON line and
 never the token; these tests check the grants (refresh_token, service-account
 JWT with PKCS#8 and PKCS#1 keys, with and without a subject), the refusals
@@ -12,14 +13,9 @@ $DRIVEFS_TOOLS (set by `make integ`), else build/tests/tools.
 import json
 import os
 import pathlib
-import re
-import select
 import shutil
-import signal
 import socket
 import subprocess
-import time
-import urllib.request
 
 import pytest
 
@@ -27,8 +23,6 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 TOOLS = pathlib.Path(os.environ.get("DRIVEFS_TOOLS",
                                     ROOT / "build/tests/tools"))
 TOKENCLI = TOOLS / "tokencli"
-FAKEDRIVE = ROOT / "tests/fakedrive/fakedrive.py"
-PYTHON = "/usr/bin/python3"
 
 CLIENT_ID = "fakedrive-client-id.apps.googleusercontent.com"
 CLIENT_SECRET = "fakedrive-client-secret"
@@ -36,77 +30,14 @@ REFRESH_TOKEN = "fakedrive-refresh-token"
 # Every access token the emulator issues starts with this.
 ACCESS_PREFIX = "ya29."
 
-pytestmark = [
-    pytest.mark.skipif(not TOKENCLI.exists(), reason=f"{TOKENCLI} not built"),
-    pytest.mark.skipif(not FAKEDRIVE.exists(), reason="no emulator"),
-]
-
-
-class Emulator:
-    def __init__(self, tmp):
-        self.proc = subprocess.Popen(
-            [PYTHON, str(FAKEDRIVE), "--port", "0", "--data",
-             str(tmp / "fakedrive")],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        deadline = time.monotonic() + 20
-        line = ""
-        while time.monotonic() < deadline:
-            r, _, _ = select.select([self.proc.stdout], [], [], 0.5)
-            if r:
-                line = self.proc.stdout.readline()
-                break
-            if self.proc.poll() is not None:
-                break
-        m = re.match(r"fakedrive listening on (http://\S+)", line)
-        if not m:
-            self.stop()
-            pytest.fail("fakedrive did not start: %r" % line)
-        self.url = m.group(1)
-        self.token_url = self.url + "/token"
-
-    def control(self, method, name, body=None):
-        data = json.dumps(body).encode() if body is not None else None
-        req = urllib.request.Request(
-            self.url + "/__control/" + name, data=data, method=method,
-            headers={"Content-Type": "application/json"})
-        with urllib.request.urlopen(req, timeout=10) as r:
-            return json.loads(r.read() or b"{}")
-
-    def token_requests(self):
-        return self.control("GET", "stats")["requests"].get("oauth.token", 0)
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        for f in (self.proc.stdout, self.proc.stderr):
-            if f:
-                f.close()
-
-
-@pytest.fixture
-def emu(tmp_path):
-    e = Emulator(tmp_path)
-    yield e
-    e.stop()
+pytestmark = pytest.mark.skipif(not TOKENCLI.exists(),
+                                reason=f"{TOKENCLI} not built")
 
 
 def write_cred(path, obj):
     path.write_text(json.dumps(obj))
     path.chmod(0o600)
     return path
-
-
-@pytest.fixture
-def au_file(tmp_path):
-    return write_cred(tmp_path / "adc.json", {
-        "type": "authorized_user", "client_id": CLIENT_ID,
-        "client_secret": CLIENT_SECRET, "refresh_token": REFRESH_TOKEN,
-        "account": "", "universe_domain": "googleapis.com"})
 
 
 def make_key(tmp_path, pkcs1=False):
@@ -123,22 +54,25 @@ def make_key(tmp_path, pkcs1=False):
     return key.read_text()
 
 
-def sa_file(tmp_path, emu, pem, email="drivefs-sa@proj.iam.gserviceaccount.com",
-            register=True):
+SA_EMAIL = "drivefs-sa@proj.iam.gserviceaccount.com"
+
+
+def sa_file(tmp_path, drive, pem, email=SA_EMAIL, register=True):
     if register:
-        emu.control("POST", "service_accounts",
-                    {"client_email": email, "private_key": pem})
+        drive.register_service_account(email, pem)
     return write_cred(tmp_path / "sa.json", {
         "type": "service_account", "project_id": "proj",
         "private_key_id": "0123456789abcdef", "private_key": pem,
         "client_email": email, "client_id": "1234567890",
-        "token_uri": emu.token_url})
+        "token_uri": drive.token_url})
 
 
 def tokencli(*args, log="debug"):
     env = dict(os.environ, DRIVEFS_LOG=log)
     p = subprocess.run([str(TOKENCLI), *map(str, args)], env=env,
                        capture_output=True, text=True, timeout=60)
+    for bad in ("Sanitizer", "runtime error:"):
+        assert bad not in p.stderr, p.stderr
     lines = p.stdout.strip().splitlines()
     out = json.loads(lines[-1]) if lines else None
     return p, out
@@ -156,70 +90,70 @@ def key_lines(pem):
     return [ln for ln in pem.splitlines() if ln and not ln.startswith("-")]
 
 
-def test_refresh_token_grant(emu, au_file):
-    p, out = tokencli("--credentials", au_file, "--token-url",
-                      emu.token_url, "--check-no-secret")
+def test_refresh_token_grant(drive, creds_file):
+    p, out = tokencli("--credentials", creds_file, "--token-url",
+                      drive.token_url, "--check-no-secret")
     assert p.returncode == 0, p.stderr
     assert out["ok"] is True
     assert 3590 <= out["expires_in"] <= 3600
     assert out["token_len"] > len(ACCESS_PREFIX)
     assert out["refreshes"] == 1
-    assert emu.token_requests() == 1
+    assert drive.count("oauth.token") == 1
     assert_no_secrets(p)
 
 
-def test_force_refreshes_again(emu, au_file):
-    p, out = tokencli("--credentials", au_file, "--token-url",
-                      emu.token_url, "--force")
+def test_force_refreshes_again(drive, creds_file):
+    p, out = tokencli("--credentials", creds_file, "--token-url",
+                      drive.token_url, "--force")
     assert p.returncode == 0, p.stderr
     assert out["refreshes"] == 2
-    assert emu.token_requests() == 2
+    assert drive.count("oauth.token") == 2
     assert_no_secrets(p)
 
 
-def test_short_lived_token(emu, au_file):
-    emu.control("POST", "config", {"token_lifetime": 60})
-    p, out = tokencli("--credentials", au_file, "--token-url",
-                      emu.token_url)
+def test_short_lived_token(drive, creds_file):
+    drive.config(token_lifetime=60)
+    p, out = tokencli("--credentials", creds_file, "--token-url",
+                      drive.token_url)
     assert p.returncode == 0, p.stderr
     assert 55 <= out["expires_in"] <= 60
 
 
-def test_token_uri_from_file_when_no_token_url(emu, tmp_path):
+def test_token_uri_from_file_when_no_token_url(drive, tmp_path):
     f = write_cred(tmp_path / "adc.json", {
         "type": "authorized_user", "client_id": CLIENT_ID,
         "client_secret": CLIENT_SECRET, "refresh_token": REFRESH_TOKEN,
-        "token_uri": emu.token_url})
+        "token_uri": drive.token_url})
     p, out = tokencli("--credentials", f)
     assert p.returncode == 0, p.stderr
-    assert emu.token_requests() == 1
+    assert drive.count("oauth.token") == 1
 
 
-def test_revoked_refresh_token_is_eacces(emu, au_file):
-    emu.control("POST", "tokens/revoke", {"refresh_token": REFRESH_TOKEN})
-    p, out = tokencli("--credentials", au_file, "--token-url",
-                      emu.token_url, "--retries", "0", "--check-no-secret")
+def test_revoked_refresh_token_is_eacces(drive, creds_file):
+    drive.revoke(REFRESH_TOKEN)
+    p, out = tokencli("--credentials", creds_file, "--token-url",
+                      drive.token_url, "--retries", "0", "--check-no-secret")
     assert p.returncode == 1, p.stderr
     assert out["ok"] is False
     assert out["errno"] == "EACCES"
     assert out["status"] == 400
     assert out["reason"] == "invalid_grant"
     # Says which file, what happened, and what to do.
-    assert str(au_file) in out["message"]
+    assert str(creds_file) in out["message"]
     assert "revoked" in out["message"]
     assert "sign in again" in out["message"]
     assert "ERROR oauth: token refresh failed" in p.stderr
     # Refused once, not retried.
-    assert emu.token_requests() == 1
+    assert drive.count("oauth.token") == 1
     assert_no_secrets(p)
 
 
-def test_wrong_client_secret_is_eacces(emu, tmp_path):
+def test_wrong_client_secret_is_eacces(drive, tmp_path):
     f = write_cred(tmp_path / "adc.json", {
         "type": "authorized_user", "client_id": CLIENT_ID,
         "client_secret": "not-the-secret-0123", "refresh_token":
         REFRESH_TOKEN})
-    p, out = tokencli("--credentials", f, "--token-url", emu.token_url)
+    p, out = tokencli("--credentials", f, "--token-url", drive.token_url)
     assert p.returncode == 1
     assert out["errno"] == "EACCES"
     assert out["reason"] == "invalid_client"
@@ -228,20 +162,20 @@ def test_wrong_client_secret_is_eacces(emu, tmp_path):
 
 
 @pytest.mark.parametrize("pkcs1", [False, True], ids=["pkcs8", "pkcs1"])
-def test_service_account_jwt_grant(emu, tmp_path, pkcs1):
+def test_service_account_jwt_grant(drive, tmp_path, pkcs1):
     pem = make_key(tmp_path, pkcs1)
     assert ("BEGIN RSA PRIVATE KEY" in pem) == pkcs1
-    f = sa_file(tmp_path, emu, pem)
+    f = sa_file(tmp_path, drive, pem)
     p, out = tokencli("--credentials", f, "--check-no-secret")
     assert p.returncode == 0, p.stderr
     assert out["ok"] is True and out["refreshes"] == 1
-    assert emu.token_requests() == 1
+    assert drive.count("oauth.token") == 1
     assert_no_secrets(p, *key_lines(pem))
 
 
-def test_service_account_subject(emu, tmp_path):
-    emu.control("POST", "users", {"email": "delegate@example.com"})
-    f = sa_file(tmp_path, emu, make_key(tmp_path))
+def test_service_account_subject(drive, tmp_path):
+    drive._ctl("POST", "users", {"email": "delegate@example.com"})
+    f = sa_file(tmp_path, drive, make_key(tmp_path))
     p, out = tokencli("--credentials", f, "--subject",
                       "delegate@example.com")
     assert p.returncode == 0, p.stderr
@@ -254,41 +188,39 @@ def test_service_account_subject(emu, tmp_path):
     assert "Invalid email or User ID" in out["message"]
 
 
-def test_service_account_unknown_key_is_eacces(emu, tmp_path):
+def test_service_account_unknown_key_is_eacces(drive, tmp_path):
     pem = make_key(tmp_path)
-    f = sa_file(tmp_path, emu, pem, register=False)
+    f = sa_file(tmp_path, drive, pem, register=False)
     p, out = tokencli("--credentials", f, "--retries", "0",
                       "--check-no-secret")
     assert p.returncode == 1, p.stderr
     assert out["errno"] == "EACCES"
     assert out["reason"] == "invalid_grant"
     assert "service account key" in out["message"]
-    assert "drivefs-sa@proj.iam.gserviceaccount.com" in out["message"]
+    assert SA_EMAIL in out["message"]
     assert_no_secrets(p, *key_lines(pem))
 
 
-def test_service_account_wrong_key_is_eacces(emu, tmp_path):
+def test_service_account_wrong_key_is_eacces(drive, tmp_path):
     registered = make_key(tmp_path)
-    emu.control("POST", "service_accounts", {
-        "client_email": "drivefs-sa@proj.iam.gserviceaccount.com",
-        "private_key": registered})
+    drive.register_service_account(SA_EMAIL, registered)
     other = make_key(tmp_path)
-    f = sa_file(tmp_path, emu, other, register=False)
+    f = sa_file(tmp_path, drive, other, register=False)
     p, out = tokencli("--credentials", f, "--retries", "0")
     assert p.returncode == 1
     assert out["errno"] == "EACCES"
     assert "Invalid JWT Signature" in out["message"]
 
 
-def test_corrupt_key_fails_before_any_request(emu, tmp_path):
+def test_corrupt_key_fails_before_any_request(drive, tmp_path):
     pem = make_key(tmp_path)
     body = key_lines(pem)
     bad = pem.replace(body[3], body[3][::-1])
-    f = sa_file(tmp_path, emu, bad, register=False)
+    f = sa_file(tmp_path, drive, bad, register=False)
     p, out = tokencli("--credentials", f)
     assert p.returncode == 2
     assert "cannot be used" in p.stderr
-    assert emu.token_requests() == 0
+    assert drive.count("oauth.token") == 0
     assert_no_secrets(p, *key_lines(bad))
 
 
@@ -298,8 +230,8 @@ def free_port():
         return s.getsockname()[1]
 
 
-def test_endpoint_unreachable_is_eio(au_file):
-    p, out = tokencli("--credentials", au_file, "--token-url",
+def test_endpoint_unreachable_is_eio(creds_file):
+    p, out = tokencli("--credentials", creds_file, "--token-url",
                       "http://127.0.0.1:%d/token" % free_port(),
                       "--retries", "0", "--check-no-secret")
     assert p.returncode == 1, p.stderr
@@ -308,18 +240,17 @@ def test_endpoint_unreachable_is_eio(au_file):
     assert_no_secrets(p)
 
 
-def test_server_error_is_eio(emu, au_file):
-    emu.control("POST", "faults", {"kind": "oauth.token", "action": "error",
-                                    "status": 503, "count": 100})
-    p, out = tokencli("--credentials", au_file, "--token-url",
-                      emu.token_url, "--retries", "1")
+def test_server_error_is_eio(drive, creds_file):
+    drive.fault(kind="oauth.token", action="error", status=503, count=100)
+    p, out = tokencli("--credentials", creds_file, "--token-url",
+                      drive.token_url, "--retries", "1")
     assert p.returncode == 1
     assert out["errno"] == "EIO"
     assert out["status"] == 503
 
 
-def test_plain_http_to_a_remote_host_is_refused(au_file):
-    p, out = tokencli("--credentials", au_file, "--token-url",
+def test_plain_http_to_a_remote_host_is_refused(creds_file):
+    p, out = tokencli("--credentials", creds_file, "--token-url",
                       "http://oauth2.example.com/token")
     assert p.returncode == 2
     assert "token URL" in p.stderr

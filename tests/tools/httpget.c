@@ -27,7 +27,7 @@
 
 struct tap_state {
 	uint64_t bytes;
-	uint64_t hash;		/* FNV-1a 64 of the tapped bytes */
+	uint64_t hash; /* FNV-1a 64 of the tapped bytes */
 	int resets;
 };
 
@@ -44,12 +44,12 @@ struct cfg {
 	const char *method;
 	const char *headers[MAX_HEADERS + 1];
 	int n_headers;
-	const char *body;		/* memory segment */
-	const char *body_file;		/* file segment after it */
-	const char *out;		/* resp_fd sink */
+	const char *body;      /* memory segment */
+	const char *body_file; /* file segment after it */
+	const char *out;       /* resp_fd sink */
 	int64_t out_off;
-	int64_t mem;			/* resp_mem sink of this many bytes */
-	int64_t max_body;		/* resp_buf bound */
+	int64_t mem;	  /* resp_mem sink of this many bytes */
+	int64_t max_body; /* resp_buf bound */
 	unsigned flags;
 	int count;
 	int threads;
@@ -301,33 +301,32 @@ enum {
 };
 
 static const struct option long_opts[] = {
-	{"method", required_argument, NULL, OPT_METHOD},
-	{"header", required_argument, NULL, OPT_HEADER},
-	{"body", required_argument, NULL, OPT_BODY},
-	{"body-file", required_argument, NULL, OPT_BODY_FILE},
-	{"out", required_argument, NULL, OPT_OUT},
-	{"out-off", required_argument, NULL, OPT_OUT_OFF},
-	{"mem", required_argument, NULL, OPT_MEM},
-	{"max-body", required_argument, NULL, OPT_MAX_BODY},
-	{"idempotent", no_argument, NULL, OPT_IDEMPOTENT},
-	{"no-retry", no_argument, NULL, OPT_NO_RETRY},
-	{"max-retries", required_argument, NULL, OPT_MAX_RETRIES},
-	{"backoff-base-ms", required_argument, NULL, OPT_BACKOFF_BASE},
-	{"backoff-max-ms", required_argument, NULL, OPT_BACKOFF_MAX},
-	{"qps", required_argument, NULL, OPT_QPS},
-	{"burst", required_argument, NULL, OPT_BURST},
-	{"max-conns", required_argument, NULL, OPT_MAX_CONNS},
-	{"connect-timeout-s", required_argument, NULL, OPT_CONNECT_TIMEOUT},
-	{"low-speed-s", required_argument, NULL, OPT_LOW_SPEED},
-	{"count", required_argument, NULL, OPT_COUNT},
-	{"threads", required_argument, NULL, OPT_THREADS},
-	{"token-seq", required_argument, NULL, OPT_TOKENS},
-	{"cancel-after-ms", required_argument, NULL, OPT_CANCEL},
-	{NULL, 0, NULL, 0},
+    {"method", required_argument, NULL, OPT_METHOD},
+    {"header", required_argument, NULL, OPT_HEADER},
+    {"body", required_argument, NULL, OPT_BODY},
+    {"body-file", required_argument, NULL, OPT_BODY_FILE},
+    {"out", required_argument, NULL, OPT_OUT},
+    {"out-off", required_argument, NULL, OPT_OUT_OFF},
+    {"mem", required_argument, NULL, OPT_MEM},
+    {"max-body", required_argument, NULL, OPT_MAX_BODY},
+    {"idempotent", no_argument, NULL, OPT_IDEMPOTENT},
+    {"no-retry", no_argument, NULL, OPT_NO_RETRY},
+    {"max-retries", required_argument, NULL, OPT_MAX_RETRIES},
+    {"backoff-base-ms", required_argument, NULL, OPT_BACKOFF_BASE},
+    {"backoff-max-ms", required_argument, NULL, OPT_BACKOFF_MAX},
+    {"qps", required_argument, NULL, OPT_QPS},
+    {"burst", required_argument, NULL, OPT_BURST},
+    {"max-conns", required_argument, NULL, OPT_MAX_CONNS},
+    {"connect-timeout-s", required_argument, NULL, OPT_CONNECT_TIMEOUT},
+    {"low-speed-s", required_argument, NULL, OPT_LOW_SPEED},
+    {"count", required_argument, NULL, OPT_COUNT},
+    {"threads", required_argument, NULL, OPT_THREADS},
+    {"token-seq", required_argument, NULL, OPT_TOKENS},
+    {"cancel-after-ms", required_argument, NULL, OPT_CANCEL},
+    {NULL, 0, NULL, 0},
 };
 
-static int parse_args(int argc, char **argv, struct cfg *c,
-		      struct tokens *toks)
+static int parse_args(int argc, char **argv, struct cfg *c, struct tokens *toks)
 {
 	int64_t v;
 	int opt;

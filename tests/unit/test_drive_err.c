@@ -38,42 +38,43 @@ static void test_errno_table(void)
 		int err;
 		bool retry;
 	} t[] = {
-		{404, "notFound", -ENOENT, false},
-		{404, "", -ENOENT, false},
-		{401, "authError", -EACCES, false},
-		{401, "", -EACCES, false},
-		{403, "insufficientFilePermissions", -EACCES, false},
-		{403, "forbidden", -EACCES, false},
-		{403, "", -EACCES, false},
-		{403, "storageQuotaExceeded", -EDQUOT, false},
-		{403, "userRateLimitExceeded", -EIO, true},
-		{403, "rateLimitExceeded", -EIO, true},
-		{403, "sharingRateLimitExceeded", -EACCES, false},
-		{403, "dailyLimitExceeded", -EACCES, false},
-		{403, "numChildrenInNonRootLimitExceeded", -ENOSPC, false},
-		{412, "conditionNotMet", -ESTALE, false},
-		{400, "badRequest", -EINVAL, false},
-		{400, "invalid_grant", -EACCES, false},
-		{400, "invalid_client", -EACCES, false},
-		{409, "conflict", -EEXIST, false},
-		{413, "", -EFBIG, false},
-		{416, "", -EINVAL, false},
-		{408, "", -ETIMEDOUT, true},
-		{429, "", -EIO, true},
-		{429, "rateLimitExceeded", -EIO, true},
-		{500, "internalError", -EIO, true},
-		{502, "", -EIO, true},
-		{503, "backendError", -EIO, true},
-		{504, "", -EIO, true},
-		{501, "", -EIO, false},
-		{418, "", -EIO, false},
-		{302, "", -EIO, false},
-		{0, DRIVE_REASON_CANCELLED, -ECANCELED, false},
-		{0, DRIVE_REASON_MD5_MISMATCH, -EIO, true},
-		{0, "invalidArgument", -EINVAL, false},
-		{0, "malformedResponse", -EIO, false},
-		{0, "", -EIO, false},
-		{200, "malformedResponse", -EIO, false},
+	    {404, "notFound", -ENOENT, false},
+	    {404, "", -ENOENT, false},
+	    {401, "authError", -EACCES, false},
+	    {401, "", -EACCES, false},
+	    {403, "insufficientFilePermissions", -EACCES, false},
+	    {403, "forbidden", -EACCES, false},
+	    {403, "", -EACCES, false},
+	    {403, "storageQuotaExceeded", -EDQUOT, false},
+	    {403, "userRateLimitExceeded", -EIO, true},
+	    {403, "rateLimitExceeded", -EIO, true},
+	    {403, "sharingRateLimitExceeded", -EIO, false},
+	    {403, "dailyLimitExceeded", -EIO, false},
+	    {403, "quotaExceeded", -EIO, false},
+	    {403, "numChildrenInNonRootLimitExceeded", -ENOSPC, false},
+	    {412, "conditionNotMet", -ESTALE, false},
+	    {400, "badRequest", -EINVAL, false},
+	    {400, "invalid_grant", -EACCES, false},
+	    {400, "invalid_client", -EACCES, false},
+	    {409, "conflict", -EEXIST, false},
+	    {413, "", -EFBIG, false},
+	    {416, "", -EINVAL, false},
+	    {408, "", -ETIMEDOUT, true},
+	    {429, "", -EIO, true},
+	    {429, "rateLimitExceeded", -EIO, true},
+	    {500, "internalError", -EIO, true},
+	    {502, "", -EIO, true},
+	    {503, "backendError", -EIO, true},
+	    {504, "", -EIO, true},
+	    {501, "", -EIO, false},
+	    {418, "", -EIO, false},
+	    {302, "", -EIO, false},
+	    {0, DRIVE_REASON_CANCELLED, -ECANCELED, false},
+	    {0, DRIVE_REASON_MD5_MISMATCH, -EIO, true},
+	    {0, "invalidArgument", -EINVAL, false},
+	    {0, "malformedResponse", -EIO, false},
+	    {0, "", -EIO, false},
+	    {200, "malformedResponse", -EIO, false},
 	};
 
 	for (size_t i = 0; i < ARRAY_SIZE(t); i++) {
@@ -99,18 +100,19 @@ static void test_transport(void)
 		int err;
 		bool retry;
 	} t[] = {
-		{CURLE_COULDNT_CONNECT, -EIO, true},
-		{CURLE_COULDNT_RESOLVE_HOST, -EIO, true},
-		{CURLE_OPERATION_TIMEDOUT, -ETIMEDOUT, true},
-		{CURLE_RECV_ERROR, -EIO, true},
-		{CURLE_SEND_ERROR, -EIO, true},
-		{CURLE_PARTIAL_FILE, -EIO, true},
-		{CURLE_GOT_NOTHING, -EIO, true},
-		{CURLE_HTTP2_STREAM, -EIO, true},
-		{CURLE_SSL_CONNECT_ERROR, -EIO, true},
-		{CURLE_PEER_FAILED_VERIFICATION, -EIO, false},
-		{CURLE_URL_MALFORMAT, -EIO, false},
-		{CURLE_WRITE_ERROR, -EIO, false},
+	    {CURLE_COULDNT_CONNECT, -EIO, true},
+	    {CURLE_COULDNT_RESOLVE_HOST, -EIO, true},
+	    {CURLE_OPERATION_TIMEDOUT, -ETIMEDOUT, true},
+	    {CURLE_RECV_ERROR, -EIO, true},
+	    {CURLE_SEND_ERROR, -EIO, true},
+	    {CURLE_SEND_FAIL_REWIND, -EIO, true},
+	    {CURLE_PARTIAL_FILE, -EIO, true},
+	    {CURLE_GOT_NOTHING, -EIO, true},
+	    {CURLE_HTTP2_STREAM, -EIO, true},
+	    {CURLE_SSL_CONNECT_ERROR, -EIO, true},
+	    {CURLE_PEER_FAILED_VERIFICATION, -EIO, false},
+	    {CURLE_URL_MALFORMAT, -EIO, false},
+	    {CURLE_WRITE_ERROR, -EIO, false},
 	};
 
 	for (size_t i = 0; i < ARRAY_SIZE(t); i++) {
@@ -178,21 +180,21 @@ static void test_str_and_set(void)
 static void test_parse_google(void)
 {
 	static const char body[] =
-		"{\"error\":{\"code\":403,\"message\":\"User Rate Limit "
-		"Exceeded\",\"errors\":[{\"domain\":\"usageLimits\","
-		"\"reason\":\"userRateLimitExceeded\",\"message\":\"item\"}],"
-		"\"status\":\"PERMISSION_DENIED\"}}";
+	    "{\"error\":{\"code\":403,\"message\":\"User Rate Limit "
+	    "Exceeded\",\"errors\":[{\"domain\":\"usageLimits\","
+	    "\"reason\":\"userRateLimitExceeded\",\"message\":\"item\"}],"
+	    "\"status\":\"PERMISSION_DENIED\"}}";
 	static const char no_errors[] =
-		"{\"error\":{\"code\":401,\"message\":\"Request had invalid "
-		"authentication credentials.\",\"status\":\"UNAUTHENTICATED\"}}";
+	    "{\"error\":{\"code\":401,\"message\":\"Request had invalid "
+	    "authentication credentials.\",\"status\":\"UNAUTHENTICATED\"}}";
 	static const char details[] =
-		"{\"error\":{\"code\":429,\"message\":\"Quota\",\"status\":"
-		"\"RESOURCE_EXHAUSTED\",\"details\":[{\"@type\":\"x\"},"
-		"{\"@type\":\"type.googleapis.com/google.rpc.ErrorInfo\","
-		"\"reason\":\"RATE_LIMIT_EXCEEDED\"}]}}";
+	    "{\"error\":{\"code\":429,\"message\":\"Quota\",\"status\":"
+	    "\"RESOURCE_EXHAUSTED\",\"details\":[{\"@type\":\"x\"},"
+	    "{\"@type\":\"type.googleapis.com/google.rpc.ErrorInfo\","
+	    "\"reason\":\"RATE_LIMIT_EXCEEDED\"}]}}";
 	static const char item_msg[] =
-		"{\"error\":{\"errors\":[{\"reason\":\"notFound\","
-		"\"message\":\"File not found: X.\"}]}}";
+	    "{\"error\":{\"errors\":[{\"reason\":\"notFound\","
+	    "\"message\":\"File not found: X.\"}]}}";
 	struct drive_err e;
 
 	mk(&e, 403, "");
@@ -237,15 +239,15 @@ static void test_parse_oauth(void)
 static void test_parse_malformed(void)
 {
 	static const char *const bad[] = {
-		"<html><body>502 Bad Gateway</body></html>",
-		"{",
-		"{\"error\":{\"code\":500}}",
-		"{\"error\":42}",
-		"{\"error\":{\"errors\":[1,2],\"message\":7,\"status\":[]}}",
-		"[]",
-		"null",
-		"{\"errors\":\"x\"}",
-		"{\"error\":{\"errors\":{\"reason\":\"x\"}}}",
+	    "<html><body>502 Bad Gateway</body></html>",
+	    "{",
+	    "{\"error\":{\"code\":500}}",
+	    "{\"error\":42}",
+	    "{\"error\":{\"errors\":[1,2],\"message\":7,\"status\":[]}}",
+	    "[]",
+	    "null",
+	    "{\"errors\":\"x\"}",
+	    "{\"error\":{\"errors\":{\"reason\":\"x\"}}}",
 	};
 	struct drive_err e;
 
@@ -266,7 +268,8 @@ static void test_parse_malformed(void)
 	CHECK_INT(drive_err_parse_body(&e, "{\"error\":\"x\"}garbage", 13), 0);
 	CHECK_STR(e.reason, "x");
 	/* An embedded NUL is not the end of the body. */
-	CHECK_INT(drive_err_parse_body(&e, "{\"error\":\"x\"}\0}", 15), -EINVAL);
+	CHECK_INT(drive_err_parse_body(&e, "{\"error\":\"x\"}\0}", 15),
+		  -EINVAL);
 }
 
 static void test_parse_huge(void)
@@ -294,7 +297,8 @@ static void test_parse_huge(void)
 		memcpy(big + w, "\xc3\xa9", 2); /* é */
 		w += 2;
 	}
-	w += snprintf(big + w, n + 1 - (size_t)w, "\",\"errors\":[{\"reason\":\"");
+	w += snprintf(big + w, n + 1 - (size_t)w,
+		      "\",\"errors\":[{\"reason\":\"");
 	memset(big + w, 'r', 500);
 	w += 500;
 	w += snprintf(big + w, n + 1 - (size_t)w, "\"}]}}");

@@ -32,8 +32,8 @@ static void test_backoff_bounds(void)
 		int64_t mid = http_backoff_ms(&o, a, 0.5);
 
 		CHECK_INT(lo, 250);
-		CHECK(hi >= prev_hi);		/* grows ... */
-		CHECK(hi < 32000);		/* ... up to the cap */
+		CHECK(hi >= prev_hi); /* grows ... */
+		CHECK(hi < 32000);    /* ... up to the cap */
 		CHECK(mid >= lo && mid <= hi);
 		prev_hi = hi;
 	}
@@ -106,10 +106,11 @@ static void test_retry_after(void)
 
 	CHECK_INT(http_retry_after_parse("120", t), 120);
 	CHECK_INT(http_retry_after_parse(" 0", t), 0);
-	CHECK_INT(http_retry_after_parse("Sun, 06 Nov 1994 08:49:37 GMT", t - 30),
-		  30);
-	CHECK_INT(http_retry_after_parse("Sun, 06 Nov 1994 08:49:37 GMT", t + 5),
-		  0);
+	CHECK_INT(
+	    http_retry_after_parse("Sun, 06 Nov 1994 08:49:37 GMT", t - 30),
+	    30);
+	CHECK_INT(
+	    http_retry_after_parse("Sun, 06 Nov 1994 08:49:37 GMT", t + 5), 0);
 	CHECK_INT(http_retry_after_parse("", t), -1);
 	CHECK_INT(http_retry_after_parse("soon", t), -1);
 	CHECK_INT(http_retry_after_parse("12abc", t), -1);
@@ -123,54 +124,54 @@ static void test_url_check(void)
 		const char *url;
 		bool ok;
 	} t[] = {
-		{"https://www.googleapis.com", true},
-		{"https://www.googleapis.com/", true},
-		{"https://oauth2.googleapis.com/token", true},
-		{"HTTPS://EXAMPLE.COM:8443/x?y=z#f", true},
-		{"https://example.com", true},
-		{"https://[2001:db8::1]:443/p", true},
-		{"http://127.0.0.1:8080", true},
-		{"http://127.0.0.1:8080/drive/v3", true},
-		{"http://127.1.2.3", true},
-		{"http://127.255.255.254:1/", true},
-		{"http://[::1]:9/", true},
-		{"http://[::1]", true},
-		{"http://[::ffff:127.0.0.1]:80/", true},
-		{"http://localhost", true},
-		{"http://LOCALHOST:65535/x", true},
-		{"http://example.com", false},
-		{"http://127.0.0.1.evil.com", false},
-		{"http://127.0.0.1.evil.com:80/", false},
-		{"http://128.0.0.1", false},
-		{"http://10.0.0.1", false},
-		{"http://0x7f.0.0.1", false},
-		{"http://127.1", false},
-		{"http://[::2]/", false},
-		{"http://localhost.evil.com", false},
-		{"http://evil.com#@127.0.0.1", false},
-		{"http://127.0.0.1@evil.com", false},
-		{"http://user:pw@127.0.0.1/", false},
-		{"ftp://127.0.0.1/", false},
-		{"file:///etc/passwd", false},
-		{"127.0.0.1:8080", false},
-		{"", false},
-		{"https://", false},
-		{"https:///path", false},
-		{"http://:80/", false},
-		{"http://127.0.0.1:/", false},
-		{"http://127.0.0.1:0/", false},
-		{"http://127.0.0.1:65536/", false},
-		{"http://127.0.0.1:+80/", false},
-		{"http://127.0.0.1:8o/", false},
-		{"http://[::1/", false},
-		{"http://[::1]x/", false},
-		{"http://[zz::1]/", false},
-		{"https://exa mple.com", false},
-		{"https://example.com/a b", false},
-		{"https://example.com/\r\nX: y", false},
-		{"https://ex_ample.com", false},
-		{"https://-example.com", false},
-		{"https://example..com", false},
+	    {"https://www.googleapis.com", true},
+	    {"https://www.googleapis.com/", true},
+	    {"https://oauth2.googleapis.com/token", true},
+	    {"HTTPS://EXAMPLE.COM:8443/x?y=z#f", true},
+	    {"https://example.com", true},
+	    {"https://[2001:db8::1]:443/p", true},
+	    {"http://127.0.0.1:8080", true},
+	    {"http://127.0.0.1:8080/drive/v3", true},
+	    {"http://127.1.2.3", true},
+	    {"http://127.255.255.254:1/", true},
+	    {"http://[::1]:9/", true},
+	    {"http://[::1]", true},
+	    {"http://[::ffff:127.0.0.1]:80/", true},
+	    {"http://localhost", true},
+	    {"http://LOCALHOST:65535/x", true},
+	    {"http://example.com", false},
+	    {"http://127.0.0.1.evil.com", false},
+	    {"http://127.0.0.1.evil.com:80/", false},
+	    {"http://128.0.0.1", false},
+	    {"http://10.0.0.1", false},
+	    {"http://0x7f.0.0.1", false},
+	    {"http://127.1", false},
+	    {"http://[::2]/", false},
+	    {"http://localhost.evil.com", false},
+	    {"http://evil.com#@127.0.0.1", false},
+	    {"http://127.0.0.1@evil.com", false},
+	    {"http://user:pw@127.0.0.1/", false},
+	    {"ftp://127.0.0.1/", false},
+	    {"file:///etc/passwd", false},
+	    {"127.0.0.1:8080", false},
+	    {"", false},
+	    {"https://", false},
+	    {"https:///path", false},
+	    {"http://:80/", false},
+	    {"http://127.0.0.1:/", false},
+	    {"http://127.0.0.1:0/", false},
+	    {"http://127.0.0.1:65536/", false},
+	    {"http://127.0.0.1:+80/", false},
+	    {"http://127.0.0.1:8o/", false},
+	    {"http://[::1/", false},
+	    {"http://[::1]x/", false},
+	    {"http://[zz::1]/", false},
+	    {"https://exa mple.com", false},
+	    {"https://example.com/a b", false},
+	    {"https://example.com/\r\nX: y", false},
+	    {"https://ex_ample.com", false},
+	    {"https://-example.com", false},
+	    {"https://example..com", false},
 	};
 	char why[160];
 

@@ -12,17 +12,17 @@ static const struct {
 	const char *in;
 	const char *out;
 } quote_cases[] = {
-	{"", "''"},
-	{"notes.py", "'notes.py'"},
-	{"it's", "'it\\'s'"},
-	{"''", "'\\'\\''"},
-	{"a\\b", "'a\\\\b'"},
-	{"\\'", "'\\\\\\''"},
-	{"trailing\\", "'trailing\\\\'"},
-	{"caf\xc3\xa9 \xe2\x88\x95 \xf0\x9f\x93\x81", /* café ∕ 📁 */
-	 "'caf\xc3\xa9 \xe2\x88\x95 \xf0\x9f\x93\x81'"},
-	{"a\"b and c", "'a\"b and c'"},
-	{"x' or name contains 'y", "'x\\' or name contains \\'y'"},
+    {"", "''"},
+    {"notes.py", "'notes.py'"},
+    {"it's", "'it\\'s'"},
+    {"''", "'\\'\\''"},
+    {"a\\b", "'a\\\\b'"},
+    {"\\'", "'\\\\\\''"},
+    {"trailing\\", "'trailing\\\\'"},
+    {"caf\xc3\xa9 \xe2\x88\x95 \xf0\x9f\x93\x81", /* café ∕ 📁 */
+     "'caf\xc3\xa9 \xe2\x88\x95 \xf0\x9f\x93\x81'"},
+    {"a\"b and c", "'a\"b and c'"},
+    {"x' or name contains 'y", "'x\\' or name contains \\'y'"},
 };
 
 static void test_quote_table(void)
@@ -30,8 +30,8 @@ static void test_quote_table(void)
 	char out[128];
 
 	for (size_t i = 0; i < ARRAY_SIZE(quote_cases); i++) {
-		CHECK_INT(drive_query_quote(out, sizeof(out), quote_cases[i].in),
-			  0);
+		CHECK_INT(
+		    drive_query_quote(out, sizeof(out), quote_cases[i].in), 0);
 		CHECK_STR(out, quote_cases[i].out);
 	}
 }
@@ -82,19 +82,20 @@ static void test_url(void)
 			    "nextPageToken,files(id,capabilities/canEdit)",
 			    NULL),
 		  0);
-	CHECK_STR(buf_cstr(&b),
-		  "http://127.0.0.1:8080/drive/v3/files"
-		  "?q=%270Ab%27%20in%20parents%20and%20name%20%3D%20%27it%5C%27s"
-		  "%20%26%20co%27&pageSize=1000&fields=nextPageToken%2C"
-		  "files%28id%2Ccapabilities%2FcanEdit%29");
+	CHECK_STR(
+	    buf_cstr(&b),
+	    "http://127.0.0.1:8080/drive/v3/files"
+	    "?q=%270Ab%27%20in%20parents%20and%20name%20%3D%20%27it%5C%27s"
+	    "%20%26%20co%27&pageSize=1000&fields=nextPageToken%2C"
+	    "files%28id%2Ccapabilities%2FcanEdit%29");
 	CHECK_INT(drive_url(d, &b, "/x", "k", "caf\xc3\xa9~-._+", NULL), 0);
 	CHECK_STR(buf_cstr(&b), "http://127.0.0.1:8080/x?k=caf%C3%A9~-._%2B");
 	CHECK_INT(drive_url(d, &b, "/y", NULL), 0);
 	CHECK_STR(buf_cstr(&b), "http://127.0.0.1:8080/y");
 	b.max = 40;
-	CHECK_INT(drive_url(d, &b, "/y", "k", "0123456789012345678901234",
-			    NULL),
-		  -E2BIG);
+	CHECK_INT(
+	    drive_url(d, &b, "/y", "k", "0123456789012345678901234", NULL),
+	    -E2BIG);
 	buf_release(&b);
 	drive_free(d);
 

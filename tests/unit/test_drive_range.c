@@ -15,21 +15,21 @@ static void test_content_range(void)
 		int rc;
 		int64_t start, end, total;
 	} cases[] = {
-		{"bytes 0-99/100", 0, 0, 99, 100},
-		{"bytes 100-199/1000", 0, 100, 199, 1000},
-		{"bytes 5-5/*", 0, 5, 5, -1},
-		{"bytes 0-9223372036854775806/9223372036854775807", 0, 0,
-		 INT64_C(9223372036854775806), INT64_MAX},
-		{"", -EINVAL, 0, 0, 0},
-		{"bytes */100", -EINVAL, 0, 0, 0},
-		{"bytes 0-99/99", -EINVAL, 0, 0, 0},
-		{"bytes 10-9/100", -EINVAL, 0, 0, 0},
-		{"bytes -1-9/100", -EINVAL, 0, 0, 0},
-		{"bytes 0-9/100 ", -EINVAL, 0, 0, 0},
-		{"bytes 0-9/1x0", -EINVAL, 0, 0, 0},
-		{"bytes=0-9/100", -EINVAL, 0, 0, 0},
-		{"items 0-9/100", -EINVAL, 0, 0, 0},
-		{"bytes 0-99999999999999999999/100", -EINVAL, 0, 0, 0},
+	    {"bytes 0-99/100", 0, 0, 99, 100},
+	    {"bytes 100-199/1000", 0, 100, 199, 1000},
+	    {"bytes 5-5/*", 0, 5, 5, -1},
+	    {"bytes 0-9223372036854775806/9223372036854775807", 0, 0,
+	     INT64_C(9223372036854775806), INT64_MAX},
+	    {"", -EINVAL, 0, 0, 0},
+	    {"bytes */100", -EINVAL, 0, 0, 0},
+	    {"bytes 0-99/99", -EINVAL, 0, 0, 0},
+	    {"bytes 10-9/100", -EINVAL, 0, 0, 0},
+	    {"bytes -1-9/100", -EINVAL, 0, 0, 0},
+	    {"bytes 0-9/100 ", -EINVAL, 0, 0, 0},
+	    {"bytes 0-9/1x0", -EINVAL, 0, 0, 0},
+	    {"bytes=0-9/100", -EINVAL, 0, 0, 0},
+	    {"items 0-9/100", -EINVAL, 0, 0, 0},
+	    {"bytes 0-99999999999999999999/100", -EINVAL, 0, 0, 0},
 	};
 
 	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
@@ -52,16 +52,16 @@ static void test_upload_range(void)
 		int rc;
 		int64_t held;
 	} cases[] = {
-		{"", 0, 0},
-		{"bytes=0-0", 0, 1},
-		{"bytes=0-262143", 0, 262144},
-		{"bytes=0-9223372036854775806", 0, INT64_MAX},
-		{"bytes=0-9223372036854775807", -EINVAL, 0},
-		{"bytes=1-5", -EINVAL, 0},
-		{"bytes=0-", -EINVAL, 0},
-		{"bytes=0-5x", -EINVAL, 0},
-		{"bytes 0-5", -EINVAL, 0},
-		{"bytes=0--5", -EINVAL, 0},
+	    {"", 0, 0},
+	    {"bytes=0-0", 0, 1},
+	    {"bytes=0-262143", 0, 262144},
+	    {"bytes=0-9223372036854775806", 0, INT64_MAX},
+	    {"bytes=0-9223372036854775807", -EINVAL, 0},
+	    {"bytes=1-5", -EINVAL, 0},
+	    {"bytes=0-", -EINVAL, 0},
+	    {"bytes=0-5x", -EINVAL, 0},
+	    {"bytes 0-5", -EINVAL, 0},
+	    {"bytes=0--5", -EINVAL, 0},
 	};
 
 	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {

@@ -77,12 +77,11 @@ static void test_minimal_file(void)
 
 static void test_shortcut_and_numbers(void)
 {
-	const char *j =
-		"{\"id\":\"s1\",\"name\":\"link\","
-		"\"mimeType\":\"application/vnd.google-apps.shortcut\","
-		"\"shortcutDetails\":{\"targetId\":\"T-1\","
-		"\"targetMimeType\":\"text/plain\"},"
-		"\"size\":0,\"version\":\"9223372036854775807\"}";
+	const char *j = "{\"id\":\"s1\",\"name\":\"link\","
+			"\"mimeType\":\"application/vnd.google-apps.shortcut\","
+			"\"shortcutDetails\":{\"targetId\":\"T-1\","
+			"\"targetMimeType\":\"text/plain\"},"
+			"\"size\":0,\"version\":\"9223372036854775807\"}";
 	struct drive_file f;
 
 	drive_file_init(&f);
@@ -99,61 +98,61 @@ static const struct {
 	const char *what;
 	const char *json;
 } bad_files[] = {
-	{"empty body", ""},
-	{"not json", "{\"id\":"},
-	{"array", "[1]"},
-	{"string", "\"x\""},
-	{"trailing garbage", "{" BASE "} x"},
-	{"duplicate key", "{" BASE ",\"id\":\"x2\"}"},
-	{"embedded NUL", "{\"id\":\"x1\",\"name\":\"a\\u0000b\","
-			 "\"mimeType\":\"t/p\"}"},
-	{"missing id", "{\"name\":\"n\",\"mimeType\":\"t/p\"}"},
-	{"missing name", "{\"id\":\"x1\",\"mimeType\":\"t/p\"}"},
-	{"missing mime", "{\"id\":\"x1\",\"name\":\"n\"}"},
-	{"null name", "{\"id\":\"x1\",\"name\":null,\"mimeType\":\"t/p\"}"},
-	{"empty mime", "{\"id\":\"x1\",\"name\":\"n\",\"mimeType\":\"\"}"},
-	{"id number", "{\"id\":12,\"name\":\"n\",\"mimeType\":\"t/p\"}"},
-	{"id empty", "{\"id\":\"\",\"name\":\"n\",\"mimeType\":\"t/p\"}"},
-	{"id slash", "{\"id\":\"a/b\",\"name\":\"n\",\"mimeType\":\"t/p\"}"},
-	{"id dotdot", "{\"id\":\"..\",\"name\":\"n\",\"mimeType\":\"t/p\"}"},
-	{"id space", "{\"id\":\"a b\",\"name\":\"n\",\"mimeType\":\"t/p\"}"},
-	{"id percent", "{\"id\":\"a%2F\",\"name\":\"n\",\"mimeType\":\"t/p\"}"},
-	{"id 129 chars",
-	 "{\"id\":\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
-	 "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
-	 "a\",\"name\":\"n\",\"mimeType\":\"t/p\"}"},
-	{"name object", "{\"id\":\"x1\",\"name\":{},\"mimeType\":\"t/p\"}"},
-	{"size letters", "{" BASE ",\"size\":\"12a\"}"},
-	{"size negative", "{" BASE ",\"size\":\"-1\"}"},
-	{"size plus", "{" BASE ",\"size\":\"+1\"}"},
-	{"size space", "{" BASE ",\"size\":\" 1\"}"},
-	{"size empty", "{" BASE ",\"size\":\"\"}"},
-	{"size huge", "{" BASE ",\"size\":\"99999999999999999999\"}"},
-	{"size past 2^53", "{" BASE ",\"size\":\"9007199254740993\"}"},
-	{"size negative int", "{" BASE ",\"size\":-5}"},
-	{"size real", "{" BASE ",\"size\":1.5}"},
-	{"size bool", "{" BASE ",\"size\":true}"},
-	{"size int overflow", "{" BASE ",\"size\":99999999999999999999999}"},
-	{"version past int64", "{" BASE ",\"version\":\"9223372036854775808\"}"},
-	{"created bad", "{" BASE ",\"createdTime\":\"yesterday\"}"},
-	{"modified number", "{" BASE ",\"modifiedTime\":5}"},
-	{"md5 short", "{" BASE ",\"md5Checksum\":\"abc\"}"},
-	{"md5 not hex", "{" BASE ",\"md5Checksum\":"
-			"\"0123456789abcdef0123456789abcdeg\"}"},
-	{"md5 long", "{" BASE ",\"md5Checksum\":"
-		     "\"0123456789abcdef0123456789abcdef0\"}"},
-	{"parents string", "{" BASE ",\"parents\":\"p\"}"},
-	{"parents bad id", "{" BASE ",\"parents\":[\"../x\"]}"},
-	{"parents number", "{" BASE ",\"parents\":[1]}"},
-	{"trashed string", "{" BASE ",\"trashed\":\"yes\"}"},
-	{"props array", "{" BASE ",\"appProperties\":[]}"},
-	{"props int value", "{" BASE ",\"appProperties\":{\"a\":1}}"},
-	{"props empty key", "{" BASE ",\"appProperties\":{\"\":\"v\"}}"},
-	{"caps string", "{" BASE ",\"capabilities\":\"all\"}"},
-	{"canEdit string", "{" BASE ",\"capabilities\":{\"canEdit\":\"y\"}}"},
-	{"shortcut bad", "{" BASE ",\"shortcutDetails\":{\"targetId\":\"a.b\"}}"},
-	{"shortcut list", "{" BASE ",\"shortcutDetails\":[]}"},
-	{"rev number", "{" BASE ",\"headRevisionId\":3}"},
+    {"empty body", ""},
+    {"not json", "{\"id\":"},
+    {"array", "[1]"},
+    {"string", "\"x\""},
+    {"trailing garbage", "{" BASE "} x"},
+    {"duplicate key", "{" BASE ",\"id\":\"x2\"}"},
+    {"embedded NUL", "{\"id\":\"x1\",\"name\":\"a\\u0000b\","
+		     "\"mimeType\":\"t/p\"}"},
+    {"missing id", "{\"name\":\"n\",\"mimeType\":\"t/p\"}"},
+    {"missing name", "{\"id\":\"x1\",\"mimeType\":\"t/p\"}"},
+    {"missing mime", "{\"id\":\"x1\",\"name\":\"n\"}"},
+    {"null name", "{\"id\":\"x1\",\"name\":null,\"mimeType\":\"t/p\"}"},
+    {"empty mime", "{\"id\":\"x1\",\"name\":\"n\",\"mimeType\":\"\"}"},
+    {"id number", "{\"id\":12,\"name\":\"n\",\"mimeType\":\"t/p\"}"},
+    {"id empty", "{\"id\":\"\",\"name\":\"n\",\"mimeType\":\"t/p\"}"},
+    {"id slash", "{\"id\":\"a/b\",\"name\":\"n\",\"mimeType\":\"t/p\"}"},
+    {"id dotdot", "{\"id\":\"..\",\"name\":\"n\",\"mimeType\":\"t/p\"}"},
+    {"id space", "{\"id\":\"a b\",\"name\":\"n\",\"mimeType\":\"t/p\"}"},
+    {"id percent", "{\"id\":\"a%2F\",\"name\":\"n\",\"mimeType\":\"t/p\"}"},
+    {"id 129 chars",
+     "{\"id\":\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+     "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+     "a\",\"name\":\"n\",\"mimeType\":\"t/p\"}"},
+    {"name object", "{\"id\":\"x1\",\"name\":{},\"mimeType\":\"t/p\"}"},
+    {"size letters", "{" BASE ",\"size\":\"12a\"}"},
+    {"size negative", "{" BASE ",\"size\":\"-1\"}"},
+    {"size plus", "{" BASE ",\"size\":\"+1\"}"},
+    {"size space", "{" BASE ",\"size\":\" 1\"}"},
+    {"size empty", "{" BASE ",\"size\":\"\"}"},
+    {"size huge", "{" BASE ",\"size\":\"99999999999999999999\"}"},
+    {"size past 2^53", "{" BASE ",\"size\":\"9007199254740993\"}"},
+    {"size negative int", "{" BASE ",\"size\":-5}"},
+    {"size real", "{" BASE ",\"size\":1.5}"},
+    {"size bool", "{" BASE ",\"size\":true}"},
+    {"size int overflow", "{" BASE ",\"size\":99999999999999999999999}"},
+    {"version past int64", "{" BASE ",\"version\":\"9223372036854775808\"}"},
+    {"created bad", "{" BASE ",\"createdTime\":\"yesterday\"}"},
+    {"modified number", "{" BASE ",\"modifiedTime\":5}"},
+    {"md5 short", "{" BASE ",\"md5Checksum\":\"abc\"}"},
+    {"md5 not hex", "{" BASE ",\"md5Checksum\":"
+		    "\"0123456789abcdef0123456789abcdeg\"}"},
+    {"md5 long", "{" BASE ",\"md5Checksum\":"
+		 "\"0123456789abcdef0123456789abcdef0\"}"},
+    {"parents string", "{" BASE ",\"parents\":\"p\"}"},
+    {"parents bad id", "{" BASE ",\"parents\":[\"../x\"]}"},
+    {"parents number", "{" BASE ",\"parents\":[1]}"},
+    {"trashed string", "{" BASE ",\"trashed\":\"yes\"}"},
+    {"props array", "{" BASE ",\"appProperties\":[]}"},
+    {"props int value", "{" BASE ",\"appProperties\":{\"a\":1}}"},
+    {"props empty key", "{" BASE ",\"appProperties\":{\"\":\"v\"}}"},
+    {"caps string", "{" BASE ",\"capabilities\":\"all\"}"},
+    {"canEdit string", "{" BASE ",\"capabilities\":{\"canEdit\":\"y\"}}"},
+    {"shortcut bad", "{" BASE ",\"shortcutDetails\":{\"targetId\":\"a.b\"}}"},
+    {"shortcut list", "{" BASE ",\"shortcutDetails\":[]}"},
+    {"rev number", "{" BASE ",\"headRevisionId\":3}"},
 };
 
 static void test_bad_files(void)
@@ -185,7 +184,8 @@ static void test_long_name_and_props(void)
 	/* A name just over the bound is malformed; at the bound it is fine. */
 	for (int over = 0; over <= 1; over++) {
 		buf_init(&b, 1 << 20);
-		buf_append_str(&b, "{\"id\":\"x\",\"mimeType\":\"t/p\",\"name\":\"");
+		buf_append_str(
+		    &b, "{\"id\":\"x\",\"mimeType\":\"t/p\",\"name\":\"");
 		for (int i = 0; i < RECORD_NAME_MAX + over; i++)
 			buf_append(&b, "n", 1);
 		buf_append_str(&b, "\"}");
@@ -227,9 +227,9 @@ static int collect_file(void *ctx, const struct drive_file *f)
 static void test_list_pages(void)
 {
 	const char *more =
-		"{\"nextPageToken\":\"~!!~AI9-tok\",\"incompleteSearch\":false,"
-		"\"files\":[{" BASE "},{\"id\":\"x2\",\"name\":\"m\","
-		"\"mimeType\":\"t/p\"}]}";
+	    "{\"nextPageToken\":\"~!!~AI9-tok\",\"incompleteSearch\":false,"
+	    "\"files\":[{" BASE "},{\"id\":\"x2\",\"name\":\"m\","
+	    "\"mimeType\":\"t/p\"}]}";
 	const char *last = "{\"files\":[]}";
 	const char *bad_tail = "{\"files\":[{" BASE "},{\"id\":\"x/\","
 			       "\"name\":\"m\",\"mimeType\":\"t/p\"}]}";
@@ -281,13 +281,13 @@ static void test_list_pages(void)
 static void test_list_bad_pages(void)
 {
 	static const char *const bad[] = {
-		"{}",
-		"{\"files\":{}}",
-		"{\"files\":[1]}",
-		"{\"files\":[],\"nextPageToken\":5}",
-		"{\"files\":[],\"nextPageToken\":\"\"}",
-		"{\"files\":[],\"nextPageToken\":\"a b\"}",
-		"{\"files\":[],\"nextPageToken\":\"a\\nb\"}",
+	    "{}",
+	    "{\"files\":{}}",
+	    "{\"files\":[1]}",
+	    "{\"files\":[],\"nextPageToken\":5}",
+	    "{\"files\":[],\"nextPageToken\":\"\"}",
+	    "{\"files\":[],\"nextPageToken\":\"a b\"}",
+	    "{\"files\":[],\"nextPageToken\":\"a\\nb\"}",
 	};
 	struct collect c = {0};
 	char next[64];
@@ -304,8 +304,9 @@ static void test_list_bad_pages(void)
 	buf_init(&b, 1 << 22);
 	buf_append_str(&b, "{\"files\":[");
 	for (int i = 0; i <= RECORD_PAGE_MAX; i++)
-		buf_printf(&b, "%s{\"id\":\"f%d\",\"name\":\"n\","
-			       "\"mimeType\":\"t/p\"}",
+		buf_printf(&b,
+			   "%s{\"id\":\"f%d\",\"name\":\"n\","
+			   "\"mimeType\":\"t/p\"}",
 			   i ? "," : "", i);
 	buf_append_str(&b, "]}");
 	CHECK_INT(drive_record_file_list_parse(b.data, b.len, collect_file, &c,
@@ -333,11 +334,11 @@ static int collect_change(void *ctx, const struct drive_change *ch)
 static void test_changes_pages(void)
 {
 	const char *page =
-		"{\"nextPageToken\":\"101\",\"changes\":["
-		"{\"changeType\":\"file\",\"fileId\":\"gone1\",\"removed\":true,"
-		"\"time\":\"2024-05-01T00:00:00Z\"},"
-		"{\"changeType\":\"drive\",\"driveId\":\"D1\"},"
-		"{\"fileId\":\"x1\",\"removed\":false,\"file\":{" BASE "}}]}";
+	    "{\"nextPageToken\":\"101\",\"changes\":["
+	    "{\"changeType\":\"file\",\"fileId\":\"gone1\",\"removed\":true,"
+	    "\"time\":\"2024-05-01T00:00:00Z\"},"
+	    "{\"changeType\":\"drive\",\"driveId\":\"D1\"},"
+	    "{\"fileId\":\"x1\",\"removed\":false,\"file\":{" BASE "}}]}";
 	const char *last = "{\"newStartPageToken\":\"202\",\"changes\":[]}";
 	struct collect c = {0};
 	char next[16];
@@ -375,29 +376,28 @@ static void test_changes_pages(void)
 static void test_changes_bad(void)
 {
 	static const char *const bad[] = {
-		"{\"changes\":[]}",
-		"{\"changes\":[],\"nextPageToken\":\"1\","
-		"\"newStartPageToken\":\"2\"}",
-		"{\"newStartPageToken\":\"2\"}",
-		"{\"newStartPageToken\":\"2\",\"changes\":[{\"removed\":true}]}",
-		"{\"newStartPageToken\":\"2\",\"changes\":[{\"fileId\":\"x1\"}]}",
-		"{\"newStartPageToken\":\"2\",\"changes\":[{\"fileId\":\"x2\","
-		"\"file\":{" BASE "}}]}",
-		"{\"newStartPageToken\":\"2\",\"changes\":[{\"fileId\":\"x1\","
-		"\"removed\":\"no\"}]}",
-		"{\"newStartPageToken\":\"2\",\"changes\":[{\"fileId\":\"x1\","
-		"\"time\":\"never\",\"removed\":true}]}",
-		"{\"newStartPageToken\":\"2\",\"changes\":[7]}",
+	    "{\"changes\":[]}",
+	    "{\"changes\":[],\"nextPageToken\":\"1\","
+	    "\"newStartPageToken\":\"2\"}",
+	    "{\"newStartPageToken\":\"2\"}",
+	    "{\"newStartPageToken\":\"2\",\"changes\":[{\"removed\":true}]}",
+	    "{\"newStartPageToken\":\"2\",\"changes\":[{\"fileId\":\"x1\"}]}",
+	    "{\"newStartPageToken\":\"2\",\"changes\":[{\"fileId\":\"x2\","
+	    "\"file\":{" BASE "}}]}",
+	    "{\"newStartPageToken\":\"2\",\"changes\":[{\"fileId\":\"x1\","
+	    "\"removed\":\"no\"}]}",
+	    "{\"newStartPageToken\":\"2\",\"changes\":[{\"fileId\":\"x1\","
+	    "\"time\":\"never\",\"removed\":true}]}",
+	    "{\"newStartPageToken\":\"2\",\"changes\":[7]}",
 	};
 	struct collect c = {0};
 	char next[16];
 	bool is_last;
 
 	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
-		int rc = drive_record_changes_parse(bad[i], strlen(bad[i]),
-						    collect_change, &c, next,
-						    sizeof(next), &is_last,
-						    NULL);
+		int rc = drive_record_changes_parse(
+		    bad[i], strlen(bad[i]), collect_change, &c, next,
+		    sizeof(next), &is_last, NULL);
 		if (rc != -EIO)
 			unit_fail(__FILE__, __LINE__, "bad[%zu]: rc %d", i, rc);
 		else
@@ -412,7 +412,8 @@ static void test_about(void)
 			"\"displayName\":\"Me\"},\"storageQuota\":{"
 			"\"limit\":\"16106127360\",\"usage\":\"42\"},"
 			"\"maxUploadSize\":\"5497558138880\"}";
-	const char *unlimited = "{\"user\":{},\"storageQuota\":{\"usage\":\"1\"}}";
+	const char *unlimited =
+	    "{\"user\":{},\"storageQuota\":{\"usage\":\"1\"}}";
 	struct drive_about a;
 
 	CHECK_INT(drive_record_about_parse(j, strlen(j), &a, NULL), 0);
@@ -420,9 +421,9 @@ static void test_about(void)
 	CHECK_INT(a.quota_limit, INT64_C(16106127360));
 	CHECK_INT(a.quota_usage, 42);
 	CHECK_INT(a.max_upload_size, INT64_C(5497558138880));
-	CHECK_INT(drive_record_about_parse(unlimited, strlen(unlimited), &a,
-					   NULL),
-		  0);
+	CHECK_INT(
+	    drive_record_about_parse(unlimited, strlen(unlimited), &a, NULL),
+	    0);
 	CHECK_STR(a.email, "");
 	CHECK_INT(a.quota_limit, -1);
 	CHECK_INT(a.quota_usage, 1);

@@ -404,6 +404,34 @@ static void test_error_parse(void)
 	CHECK_INT(oauth_token_error_errno(0, 0), -EIO);
 }
 
+static void test_redact(void)
+{
+	static const struct {
+		const char *in, *secret;
+		size_t sz;
+		const char *out;
+	} cases[] = {
+	    {"bad token 1//SECRET-rt here", "1//SECRET-rt", 64,
+	     "bad token <redacted> here"},
+	    {"1//SECRET-rt1//SECRET-rt", "1//SECRET-rt", 64,
+	     "<redacted><redacted>"},
+	    {"no secret here", "1//SECRET-rt", 64, "no secret here"},
+	    {"short abc", "abc", 64, "short abc"}, /* under the minimum */
+	    {"x", NULL, 64, "x"},
+	    /* The mark is longer than the secret: the tail is cut. */
+	    {"a12345678bcdef", "12345678", 16, "a<redacted>bcde"},
+	    {"a12345678", "12345678", 8, "a<redac"},
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		char buf[64];
+
+		snprintf(buf, sizeof(buf), "%s", cases[i].in);
+		oauth_redact(buf, cases[i].sz, cases[i].secret);
+		CHECK_STR(buf, cases[i].out);
+	}
+}
+
 /* ---- the cache, on the fake transport ---- */
 
 #define TOKEN_A "{\"access_token\":\"tokA\",\"expires_in\":3600}"
@@ -537,6 +565,19 @@ static void test_cache_errors(void)
 	CHECK_INT(oauth_token_get(t, false, tok, sizeof(tok), &err), 0);
 	CHECK_STR(tok, "tokA");
 	CHECK_INT(fake_calls(), base + 2);
+
+	/* A server that echoes a secret does not get it logged. */
+	clock_fake_advance(10000);
+	fake_reply(400, "{\"error\":\"invalid_grant\",\"error_description\":"
+			"\"unknown token 1//SECRET-rt\"}");
+	CHECK_INT(oauth_token_get(t, true, tok, sizeof(tok), &err), -EACCES);
+	CHECK(strstr(err.message, "unknown token <redacted>") != NULL);
+	CHECK(!strstr(err.message, "SECRET"));
+	clock_fake_advance(10000);
+	fake_reply(500, "{\"error\":{\"code\":500,\"message\":\"oops "
+			"SECRET cs&=+\"}}");
+	CHECK_INT(oauth_token_get(t, true, tok, sizeof(tok), &err), -EIO);
+	CHECK_STR(err.message, "oops <redacted>");
 
 	/* invalid_client: names the client, 401 is refused too. */
 	fake_reply(401, "{\"error\":\"invalid_client\","
@@ -811,6 +852,7 @@ int main(void)
 	test_reply_parse();
 	test_reply_bounds();
 	test_error_parse();
+	test_redact();
 	test_cache_authorized_user();
 	test_cache_errors();
 	test_new_errors();
