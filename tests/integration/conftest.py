@@ -161,3 +161,4 @@ def drivecli(drive, creds_file):
     if not binary.exists():
         pytest.skip("%s not built" % binary)
     return DriveCli(binary, drive, creds_file)
+from mountlib import *  # noqa: E402,F401,F403  (mount fixtures)

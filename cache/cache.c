@@ -1,0 +1,199 @@
+/*
+ * The cache's life cycle (cache.h): creating the cache directory and its
+ * lock, wiring the tree, the content store and the id pool, starting and
+ * stopping the worker threads. Shutdown order matters: readahead workers,
+ * then uploaders (after cache_drain() emptied the queue), then the id pool,
+ * then the tree they all point into.
+ */
+#include "common/compat.h"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cache/cache_i.h"
+#include "common/log.h"
+
+#define SUB "cache"
+
+void cache_opts_init(struct cache_opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->size_max = (int64_t)10 << 30;
+	o->writeback_delay_ms = 2000;
+	o->fsync_remote = true;
+	o->upload_workers = 8;
+	o->fetch_workers = 4;
+	o->whole_max = 8 << 20;
+	o->uid = getuid();
+	o->gid = getgid();
+}
+
+int64_t cache_ts_ms(const struct timespec *ts)
+{
+	return (int64_t)ts->tv_sec * 1000 + ts->tv_nsec / 1000000;
+}
+
+struct timespec cache_now_ts(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return ts;
+}
+
+struct node *cache_get_locked(struct cache *c, uint64_t ino)
+{
+	struct node *n = tree_get_locked(&c->t, ino);
+
+	if (n)
+		tree_ref_locked(n);
+	return n;
+}
+
+void cache_stat_locked(struct cache *c, const struct node *n, struct stat *st)
+{
+	tree_stat_locked(n, st);
+	st->st_uid = c->o.uid;
+	st->st_gid = c->o.gid;
+}
+
+/* mkdir -p @path with mode 0700 for what it creates. */
+static int mkdir_p(const char *path)
+{
+	char *p = strdup(path);
+	int rc = 0;
+
+	if (!p)
+		return -ENOMEM;
+	for (char *s = p + 1;; s++) {
+		bool end = *s == '\0';
+
+		if (*s != '/' && !end)
+			continue;
+		*s = '\0';
+		if (mkdir(p, 0700) < 0 && errno != EEXIST) {
+			rc = -errno;
+			break;
+		}
+		if (end)
+			break;
+		*s = '/';
+	}
+	free(p);
+	return rc;
+}
+
+static int take_lock(struct cache *c)
+{
+	char path[4096];
+
+	snprintf(path, sizeof(path), "%s/lock", c->dir);
+	c->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (c->lock_fd < 0)
+		return -errno;
+	if (flock(c->lock_fd, LOCK_EX | LOCK_NB) < 0)
+		return errno == EWOULDBLOCK ? -EBUSY : -errno;
+	return 0;
+}
+
+static void init_cond(pthread_cond_t *cv)
+{
+	pthread_condattr_t ca;
+
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(cv, &ca);
+	pthread_condattr_destroy(&ca);
+}
+
+int cache_new(const struct cache_opts *o, struct drive *d,
+	      const char *root_id, struct cache **out)
+{
+	struct cache *c = calloc(1, sizeof(*c));
+	const char *step = "memory";
+	int rc = -ENOMEM;
+
+	if (!c)
+		goto fail_msg;
+	c->o = *o;
+	c->d = d;
+	c->lock_fd = -1;
+	c->store.dirfd = -1;
+	list_init(&c->fetch_jobs);
+	init_cond(&c->sync_cond);
+	init_cond(&c->fetch_cond);
+	pthread_mutex_init(&c->about_lock, NULL);
+	c->dir = strdup(o->dir);
+	if (!c->dir)
+		goto fail;
+	step = "creating the directory";
+	rc = mkdir_p(c->dir);
+	if (rc < 0)
+		goto fail;
+	step = "locking it";
+	rc = take_lock(c);
+	if (rc < 0)
+		goto fail;
+	step = "local-only patterns";
+	rc = local_only_init(&c->lo, o->local_only, o->n_local_only);
+	if (rc < 0)
+		goto fail;
+	step = "memory";
+	rc = tree_init(&c->t, root_id, o->naming, &c->lo);
+	if (rc < 0)
+		goto fail;
+	c->t_ready = true;
+	step = "the content directory";
+	rc = store_init(&c->store, c->dir);
+	if (rc < 0)
+		goto fail;
+	*out = c;
+	return 0;
+fail:
+	log_err(SUB, "cache directory '%s': %s failed: %s", o->dir, step,
+		rc == -EBUSY ? "another drivefs mount uses it" : strerror(-rc));
+	cache_free(c);
+	return rc;
+fail_msg:
+	log_err(SUB, "cache: out of memory");
+	return rc;
+}
+
+int cache_start(struct cache *c)
+{
+	int rc;
+
+	rc = idpool_new(c->d, &c->ids);
+	if (rc == 0)
+		rc = sync_start(c);
+	if (rc == 0)
+		rc = fetch_start(c);
+	if (rc < 0)
+		log_err(SUB, "starting the cache threads failed: %s",
+			strerror(-rc));
+	return rc;
+}
+
+void cache_free(struct cache *c)
+{
+	if (!c)
+		return;
+	if (c->t_ready) {
+		fetch_stop(c);
+		sync_stop(c);
+	}
+	idpool_free(c->ids);
+	if (c->t_ready)
+		tree_release(&c->t);
+	store_release(&c->store);
+	local_only_release(&c->lo);
+	if (c->lock_fd >= 0)
+		close(c->lock_fd);
+	pthread_cond_destroy(&c->sync_cond);
+	pthread_cond_destroy(&c->fetch_cond);
+	pthread_mutex_destroy(&c->about_lock);
+	free(c->dir);
+	free(c);
+}

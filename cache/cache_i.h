@@ -1,0 +1,167 @@
+/*
+ * Private to cache/: the cache struct all of cache/ shares, and the
+ * functions they call on each other. Nothing outside cache/ (and its unit
+ * tests) includes this file.
+ *
+ * Locking: everything in struct cache that changes after cache_start() is
+ * protected by c->t.lock (tree.h), which is also the mutex of the three
+ * condition variables: t.cond (listing/download/push/eviction finished),
+ * sync_cond (work for uploaders) and fetch_cond (work for readahead
+ * workers). about_lock protects only the statfs numbers.
+ */
+#ifndef CACHE_CACHE_I_H
+#define CACHE_CACHE_I_H
+
+#include "common/compat.h"
+
+#include <pthread.h>
+
+#include "cache/cache.h"
+#include "cache/idpool.h"
+#include "cache/local_only.h"
+#include "cache/store.h"
+#include "cache/tree.h"
+#include "drive/drive.h"
+
+/* Readahead window: doubles per sequential read up to this. */
+#define CACHE_READAHEAD_MAX (32 << 20)
+/* One download request is at most this long. */
+#define CACHE_FETCH_CHUNK (8 << 20)
+/* statfs numbers are refreshed when older than this. */
+#define CACHE_ABOUT_TTL_MS 60000
+
+struct cache_handle {
+	struct node *n;		/* referenced */
+	int fd;			/* the cache file, -1 for stubs */
+	int flags;		/* open(2) flags */
+	int64_t ra_next;	/* where a sequential read would go on */
+	int64_t ra_window;	/* current readahead window */
+};
+
+struct fetch_job {
+	struct list_head link;
+	struct node *n;		/* referenced */
+	int64_t off, end;	/* marked in n->c.fetching */
+	uint64_t epoch;		/* n->c.epoch when queued */
+};
+
+struct cache {
+	struct cache_opts o;
+	char *dir;			/* owned copy of o.dir */
+	struct drive *d;		/* borrowed */
+	struct tree t;
+	bool t_ready;			/* t initialised (tree_init) */
+	struct local_only lo;
+	struct store store;
+	struct idpool *ids;
+	int lock_fd;			/* flock on <dir>/lock */
+
+	/* Uploaders (sync.c). Protected by t.lock. */
+	pthread_cond_t sync_cond;
+	pthread_t *sync_threads;
+	struct sync_worker *sync_workers;
+	char (*sync_busy)[DRIVE_ID_MAX + 1]; /* Drive id each worker pushes */
+	int n_sync_threads;
+	int64_t sync_wake_ms;		/* when sleeping uploaders wake */
+	bool sync_stop;
+	bool draining;
+	bool drain_abort;
+
+	/* Readahead workers (fetch.c). Protected by t.lock. */
+	pthread_cond_t fetch_cond;
+	struct list_head fetch_jobs;
+	pthread_t *fetch_threads;
+	int n_fetch_threads;
+	bool fetch_stop;
+
+	/* statfs (attr.c). */
+	pthread_mutex_t about_lock;
+	struct drive_about about;
+	int64_t about_ms;		/* monotonic; 0: never */
+	bool about_refreshing;
+};
+
+/* Helpers shared by the files of cache/. */
+
+/* Milliseconds of a timespec (floor). */
+int64_t cache_ts_ms(const struct timespec *ts);
+/* Now, as a timespec (CLOCK_REALTIME). */
+struct timespec cache_now_ts(void);
+
+/*
+ * The node of @ino with a reference, or NULL (-ESTALE for the caller).
+ * Locked: the caller holds t.lock.
+ */
+struct node *cache_get_locked(struct cache *c, uint64_t ino);
+/* Fill @st for @n with the mount's owner. */
+void cache_stat_locked(struct cache *c, const struct node *n, struct stat *st);
+
+/* ns.c: adding entries. */
+/*
+ * The folder @parent (referenced, listed) for adding @name to, with the
+ * Drive name for @name in @drive_name (NAME_MAX * 4 + 1 bytes). -ESTALE,
+ * -ENOTDIR, -ENOENT (folder deleted), -EEXIST with *@existing set
+ * (referenced) when the name is taken, -ENAMETOOLONG, -EILSEQ.
+ */
+int ns_prepare_locked(struct cache *c, uint64_t parent, const char *name,
+		      struct node **dirp, struct node **existing,
+		      char *drive_name, size_t drive_namesz);
+/*
+ * A new node of @kind named @name in @dir (ns_prepare_locked()). It gets a
+ * Drive id only when the uploader creates it in Drive. Returns it
+ * referenced, or NULL (ENOMEM). The caller finishes it and calls
+ * sync_note_locked().
+ */
+struct node *ns_add_locked(struct cache *c, struct node *dir,
+			   enum node_kind kind, const char *drive_name,
+			   const char *name);
+
+/* file.c */
+/*
+ * Set @n's size to @size (O_TRUNC, truncate): the bytes past it go, a
+ * grown tail reads as zeros; @n becomes dirty. @fd: an open fd of the
+ * cache file, or -1. Drops the lock for the I/O; the caller holds a
+ * reference. Returns 0 or -errno.
+ */
+int cache_truncate_locked(struct cache *c, struct node *n, int64_t size,
+			  int fd);
+
+/*
+ * A new file @n was just linked: if Drive still has a file deleted here
+ * moments ago at that place, @n takes over its id (no twin).
+ */
+void ns_arrived_locked(struct cache *c, struct node *n);
+
+/* store.c: drop clean cached files, oldest first, while over size_max. */
+void cache_evict(struct cache *c);
+
+/* fetch.c: listing and downloads. Each drops and retakes t.lock while it
+ * talks to Drive; the caller holds a reference on the node. */
+int fetch_ensure_listed_locked(struct cache *c, struct node *dir);
+int fetch_ensure_range_locked(struct cache *c, struct node *n, int64_t off,
+			      int64_t end);
+int fetch_ensure_whole_locked(struct cache *c, struct node *n);
+/* Queue background downloads of what [off, end) misses. */
+void fetch_readahead_locked(struct cache *c, struct node *n, int64_t off,
+			    int64_t end);
+/* Wait until no download of @n is running (before changing its bytes). */
+void fetch_wait_idle_locked(struct cache *c, struct node *n);
+int fetch_start(struct cache *c);
+void fetch_stop(struct cache *c);
+
+/* sync.c: the uploaders. */
+/*
+ * A local change of @n: restart its writeback delay and put it on (or take
+ * it off) the pending list. May free @n (a tombstone Drive never had).
+ */
+void sync_note_locked(struct cache *c, struct node *n);
+/* As sync_note_locked() without touching the delay. May free @n. */
+void sync_recheck_locked(struct cache *c, struct node *n);
+/* fsync: push @n (and the folders it needs) now and wait for it. */
+int sync_wait_node_locked(struct cache *c, struct node *n);
+/* "clean", "dirty", "uploading" for user.drivefs.state. */
+const char *sync_state_locked(const struct node *n);
+int sync_start(struct cache *c);
+void sync_stop(struct cache *c);
+
+#endif

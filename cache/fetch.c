@@ -1,0 +1,359 @@
+/*
+ * Reading from Drive into the tree and the cache files: folder listings on
+ * first access, file bytes on first read.
+ *
+ * Listings: one files.list of the folder's children (pageSize 1000, every
+ * page), applied to the tree page by page under the lock, then display
+ * names assigned for the whole folder. Concurrent callers wait for the one
+ * listing in progress (dir->listing).
+ *
+ * Bytes: n->c.present says which bytes of the cache file are valid,
+ * n->c.fetching which are being downloaded. A reader claims the gaps it
+ * needs (at most CACHE_FETCH_CHUNK per request), downloads them itself with
+ * the lock dropped and waits for gaps others have claimed. Readahead
+ * claims further gaps and hands them to the fetch workers
+ * ("drivefs-fetch-N"), so several ranges of a big file download at once.
+ * A download applies only if n->c.epoch did not change meanwhile (the bytes
+ * were discarded, truncated or evicted), and never to a dirty file: local
+ * writes happen only after the whole file is present and no download is
+ * running (fetch_wait_idle_locked()).
+ */
+#include "common/compat.h"
+
+#include <fcntl.h>
+#include <inttypes.h>
+#include <unistd.h>
+
+#include "cache/cache_i.h"
+#include "cache/hash.h"
+#include "common/log.h"
+
+#define SUB "fetch"
+
+struct list_ctx {
+	struct cache *c;
+	struct node *dir;
+};
+
+static int apply_one(void *arg, const struct drive_file *f)
+{
+	struct list_ctx *lc = arg;
+	int rc;
+
+	tree_lock(&lc->c->t);
+	rc = tree_apply_listed_locked(&lc->c->t, lc->dir, f);
+	tree_unlock(&lc->c->t);
+	return rc;
+}
+
+int fetch_ensure_listed_locked(struct cache *c, struct node *dir)
+{
+	struct tree *t = &c->t;
+	char id[DRIVE_ID_MAX + 1];
+	struct drive_err err;
+	struct list_ctx lc = {c, dir};
+	int rc;
+
+	while (!dir->listed) {
+		if (dir->listing) {
+			tree_wait_locked(t);
+			continue;
+		}
+		if (!dir->r.exists || !dir->id[0]) {
+			dir->listed = true; /* made here: nothing to list */
+			break;
+		}
+		dir->listing = true;
+		memcpy(id, dir->id, sizeof(id));
+		tree_ref_locked(dir);
+		tree_unlock(t);
+		drive_err_init(&err);
+		rc = drive_files_list_children(c->d, id, apply_one, &lc, &err);
+		tree_lock(t);
+		dir->listing = false;
+		if (rc == 0)
+			rc = tree_assign_names_locked(t, dir);
+		if (rc == 0) {
+			tree_settle_shortcuts_locked(t, dir);
+			dir->listed = true;
+		}
+		tree_broadcast_locked(t);
+		tree_unref_locked(t, dir);
+		if (rc < 0) {
+			char why[256];
+
+			log_warn(SUB, "listing of folder '%s' (%s) failed: %s",
+				 tree_name_for_log(dir), id,
+				 err.http_status || err.curl_code || err.reason[0]
+					 ? drive_err_str(&err, why, sizeof(why))
+					 : strerror(-rc));
+			return rc;
+		}
+	}
+	return 0;
+}
+
+/*
+ * Download [off, end) of @n, which the caller marked in n->c.fetching and
+ * holds a reference on. Drops the lock for the transfer; clears the mark,
+ * records the bytes and wakes waiters. Returns 0 or -errno.
+ */
+static int download_locked(struct cache *c, struct node *n, int64_t off,
+			   int64_t end, uint64_t epoch)
+{
+	struct tree *t = &c->t;
+	char id[DRIVE_ID_MAX + 1];
+	struct drive_err err;
+	int64_t got = 0;
+	int fd, rc;
+
+	memcpy(id, n->id, sizeof(id));
+	n->c.has_file = true;
+	tree_unlock(t);
+	drive_err_init(&err);
+	fd = store_open(&c->store, n->ino, O_RDWR);
+	rc = fd;
+	if (fd >= 0) {
+		rc = drive_files_read_fd(c->d, id, off, end - off, fd, off,
+					 &got, &err);
+		if (rc == 0 && got < end - off) {
+			drive_err_set(&err, 0, "shortRead",
+				      "got %" PRId64 " of %" PRId64 " bytes",
+				      got, end - off);
+			rc = -EIO;
+		}
+		close(fd);
+	}
+	tree_lock(t);
+	ranges_remove(&n->c.fetching, off, end);
+	if (rc == 0 && n->c.epoch == epoch && !n->c.dirty) {
+		/* The first bytes say which version the file holds. */
+		if (!n->c.present.n)
+			memcpy(n->c.md5, n->r.md5, sizeof(n->c.md5));
+		if (ranges_add(&n->c.present, off, end) < 0)
+			rc = -ENOMEM;
+		store_account_locked(t, n);
+	}
+	n->c.fetch_err = rc;
+	if (rc < 0) {
+		char why[256];
+
+		log_warn(SUB, "download of '%s' (%s) bytes %" PRId64 "-%" PRId64
+			      " failed: %s",
+			 tree_name_for_log(n), id, off, end,
+			 err.http_status || err.curl_code || err.reason[0]
+				 ? drive_err_str(&err, why, sizeof(why))
+				 : strerror(-rc));
+	}
+	tree_broadcast_locked(t);
+	return rc;
+}
+
+/*
+ * The first gap of [off, end) that is neither present nor being fetched,
+ * cut to CACHE_FETCH_CHUNK. Returns false when there is none.
+ */
+static bool unclaimed_gap(const struct node *n, int64_t off, int64_t end,
+			  int64_t *gs, int64_t *ge)
+{
+	int64_t ps, pe;
+
+	while (ranges_first_gap(&n->c.present, off, end, &ps, &pe)) {
+		int64_t fs, fe;
+
+		if (ranges_first_gap(&n->c.fetching, ps, pe, &fs, &fe)) {
+			*gs = fs;
+			*ge = MIN(fe, fs + CACHE_FETCH_CHUNK);
+			return true;
+		}
+		off = pe;
+	}
+	return false;
+}
+
+/* Bytes of @n can come from Drive (it has them and ours are not newer). */
+static bool fetchable(const struct node *n)
+{
+	return n->r.exists && n->id[0] && !n->c.dirty;
+}
+
+int fetch_ensure_range_locked(struct cache *c, struct node *n, int64_t off,
+			      int64_t end)
+{
+	struct tree *t = &c->t;
+	int64_t gs, ge;
+	int rc;
+
+	end = MIN(end, n->l.size);
+	while (!ranges_covers(&n->c.present, off, end)) {
+		if (!fetchable(n))
+			return -EIO; /* nothing can supply the bytes */
+		if (!unclaimed_gap(n, off, end, &gs, &ge)) {
+			tree_wait_locked(t); /* others are fetching the rest */
+			continue;
+		}
+		if (ranges_add(&n->c.fetching, gs, ge) < 0)
+			return -ENOMEM;
+		rc = download_locked(c, n, gs, ge, n->c.epoch);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+void fetch_readahead_locked(struct cache *c, struct node *n, int64_t off,
+			    int64_t end)
+{
+	int64_t gs, ge;
+
+	end = MIN(end, n->l.size);
+	if (!fetchable(n) || c->fetch_stop || !c->n_fetch_threads)
+		return;
+	while (unclaimed_gap(n, off, end, &gs, &ge)) {
+		struct fetch_job *j = calloc(1, sizeof(*j));
+
+		if (!j || ranges_add(&n->c.fetching, gs, ge) < 0) {
+			free(j);
+			return;
+		}
+		j->n = n;
+		j->off = gs;
+		j->end = ge;
+		j->epoch = n->c.epoch;
+		tree_ref_locked(n);
+		list_add_tail(&j->link, &c->fetch_jobs);
+		pthread_cond_signal(&c->fetch_cond);
+		off = ge;
+	}
+}
+
+/*
+ * Record the hash of a file that just became whole from Drive, so a later
+ * rewrite of the same bytes uploads nothing. Drops the lock to hash.
+ */
+static void hash_fetched_locked(struct cache *c, struct node *n)
+{
+	uint64_t epoch = n->c.epoch;
+	int64_t size = n->l.size;
+	uint8_t xxh[HASH_LEN];
+	int fd, rc;
+
+	if (n->c.have_xxh || n->c.dirty)
+		return;
+	tree_unlock(&c->t);
+	fd = store_open(&c->store, n->ino, O_RDONLY);
+	rc = fd;
+	if (fd >= 0) {
+		rc = hash_fd(fd, size, xxh);
+		close(fd);
+	}
+	tree_lock(&c->t);
+	if (rc == 0 && n->c.epoch == epoch && !n->c.dirty && size == n->l.size) {
+		memcpy(n->c.xxh, xxh, sizeof(xxh));
+		n->c.have_xxh = true;
+	}
+}
+
+int fetch_ensure_whole_locked(struct cache *c, struct node *n)
+{
+	int rc;
+
+	if (tree_content_whole_locked(n))
+		return 0;
+	/* Big files: the workers fetch chunks in parallel with us. */
+	if (n->l.size > CACHE_FETCH_CHUNK)
+		fetch_readahead_locked(c, n, 0, n->l.size);
+	rc = fetch_ensure_range_locked(c, n, 0, n->l.size);
+	if (rc == 0 && n->l.size <= c->o.whole_max)
+		hash_fetched_locked(c, n);
+	return rc;
+}
+
+void fetch_wait_idle_locked(struct cache *c, struct node *n)
+{
+	while (n->c.fetching.n)
+		tree_wait_locked(&c->t);
+}
+
+static void *fetch_main(void *arg)
+{
+	struct cache *c = arg;
+	struct tree *t = &c->t;
+	char name[16];
+	static int seq;
+
+	snprintf(name, sizeof(name), "drivefs-fetch-%d",
+		 __atomic_fetch_add(&seq, 1, __ATOMIC_RELAXED));
+	pthread_setname_np(pthread_self(), name);
+	tree_lock(t);
+	while (!c->fetch_stop) {
+		struct fetch_job *j;
+		bool evict = false;
+
+		if (list_empty(&c->fetch_jobs)) {
+			pthread_cond_wait(&c->fetch_cond, &t->lock);
+			continue;
+		}
+		j = list_entry(c->fetch_jobs.next, struct fetch_job, link);
+		list_del_init(&j->link);
+		if (fetchable(j->n) && j->n->c.epoch == j->epoch) {
+			download_locked(c, j->n, j->off, j->end, j->epoch);
+			evict = t->cached_bytes > c->o.size_max;
+		} else {
+			ranges_remove(&j->n->c.fetching, j->off, j->end);
+			tree_broadcast_locked(t);
+		}
+		tree_unref_locked(t, j->n);
+		free(j);
+		if (evict) {
+			tree_unlock(t);
+			cache_evict(c);
+			tree_lock(t);
+		}
+	}
+	tree_unlock(t);
+	return NULL;
+}
+
+int fetch_start(struct cache *c)
+{
+	int n = c->o.fetch_workers, rc;
+
+	c->fetch_threads = calloc((size_t)n, sizeof(*c->fetch_threads));
+	if (!c->fetch_threads)
+		return -ENOMEM;
+	for (int i = 0; i < n; i++) {
+		rc = -pthread_create(&c->fetch_threads[i], NULL, fetch_main, c);
+		if (rc < 0)
+			return rc;
+		c->n_fetch_threads++;
+	}
+	return 0;
+}
+
+void fetch_stop(struct cache *c)
+{
+	struct tree *t = &c->t;
+
+	tree_lock(t);
+	c->fetch_stop = true;
+	pthread_cond_broadcast(&c->fetch_cond);
+	tree_unlock(t);
+	for (int i = 0; i < c->n_fetch_threads; i++)
+		pthread_join(c->fetch_threads[i], NULL);
+	c->n_fetch_threads = 0;
+	free(c->fetch_threads);
+	c->fetch_threads = NULL;
+	/* Jobs nobody ran: drop their claims and references. */
+	tree_lock(t);
+	while (!list_empty(&c->fetch_jobs)) {
+		struct fetch_job *j = list_entry(c->fetch_jobs.next,
+						 struct fetch_job, link);
+
+		list_del_init(&j->link);
+		ranges_remove(&j->n->c.fetching, j->off, j->end);
+		tree_unref_locked(t, j->n);
+		free(j);
+	}
+	tree_unlock(t);
+}

@@ -1,0 +1,908 @@
+/*
+ * The uploaders: a pool of workers ("drivefs-sync-N", default 8, so many
+ * pushes are in flight) that take nodes off the pending list and make Drive
+ * match them (INTERNALS.md "Write-back").
+ *
+ * The pending list holds every node whose plan (plan.c) is not NONE,
+ * sorted by due time. A worker scans it under the tree lock for a node that
+ * is
+ *   - due: the writeback delay since its last change or close has passed
+ *     (fsync and drain skip it), nobody has it open for writing (same), and
+ *     no retry backoff is running;
+ *   - not being pushed: neither the node (s.in_flight) nor its Drive id
+ *     (c->sync_busy; a rename-over can move an id between nodes while a
+ *     push of it runs), so two requests never race on one Drive file;
+ *   - actionable (plan CREATE/UPDATE/TRASH, not WAIT on another node),
+ * snapshots what the request needs, drops the lock, sends it, relocks and
+ * records the result in the remote state of the node that now holds the
+ * Drive id. Content is marked clean only if no write happened meanwhile
+ * (data_gen), so an upload racing a write is simply followed by another.
+ *
+ * Failures never drop work: the node stays pending, is retried with a
+ * backoff (1 s doubling to 60 s; drive/http.c has already retried transient
+ * errors), and is logged once per run of failures with its path, id and
+ * error. A file Drive no longer has (404) is created again.
+ */
+#include "common/compat.h"
+
+#include <fcntl.h>
+#include <inttypes.h>
+#include <unistd.h>
+
+#include "cache/cache_i.h"
+#include "cache/hash.h"
+#include "cache/plan.h"
+#include "common/clock.h"
+#include "common/log.h"
+#include "common/str.h"
+
+#define SUB "sync"
+#define RETRY_MAX_MS 60000
+#define DEPTH_MAX 4096
+
+/* ---- the plan of a node, from the tree around it ---- */
+
+/* The drivefs_symlink value @n's local state asks for (NULL: none). */
+static const char *symlink_prop(const struct node *n)
+{
+	if (n->kind != NODE_SYMLINK || n->l.shortcut[0])
+		return NULL;
+	if (!n->l.symlink)
+		return n->r.symlink; /* listed, target not read: unchanged */
+	if (strlen(TREE_PROP_SYMLINK) + strlen(n->l.symlink) <=
+	    TREE_PROP_KV_MAX)
+		return n->l.symlink;
+	return ""; /* too long for a property: the content holds it */
+}
+
+/* Is @dir above @n in Drive (moving @n into @dir would make a cycle)? */
+static bool remote_below(struct tree *t, struct node *n, struct node *dir)
+{
+	struct node *q = dir;
+
+	for (int depth = 0; q && depth < DEPTH_MAX; depth++) {
+		if (q == n)
+			return true;
+		if (!q->r.exists)
+			return false;
+		q = tree_by_id_locked(t, q->r.parent);
+	}
+	return false;
+}
+
+static bool live_inside(struct tree *t, const struct node *dir)
+{
+	struct list_head *pos;
+
+	list_for_each(pos, &t->pending)
+	{
+		struct node *m = list_entry(pos, struct node, s.pending);
+
+		if (!m->l.deleted && m->r.exists &&
+		    !strcmp(m->r.parent, dir->id))
+			return true;
+	}
+	return false;
+}
+
+static struct plan plan_for_locked(struct cache *c, struct node *n)
+{
+	struct tree *t = &c->t;
+	struct node *p = n->l.parent;
+	struct plan_in in = {0};
+
+	in.is_dir = n->kind == NODE_DIR;
+	in.attrs = (n->kind == NODE_FILE || n->kind == NODE_SYMLINK) &&
+		   !n->l.shortcut[0];
+	in.deleted = n->l.deleted;
+	in.local_only = n->l.local_only;
+	in.dirty = n->c.dirty;
+	in.name = n->l.name;
+	in.parent_id = p ? p->id : "";
+	in.exec = n->l.exec;
+	in.mtime_ms = cache_ts_ms(&n->l.mtime);
+	in.symlink = symlink_prop(n);
+	in.remote_exists = n->r.exists;
+	in.remote_name = n->r.name;
+	in.remote_parent = n->r.parent;
+	in.remote_exec = n->r.exec;
+	in.remote_mtime_ms = n->r.mtime_ms;
+	in.remote_symlink = n->r.symlink;
+	if (p) {
+		in.parent_exists = p->r.exists && p->id[0];
+		in.parent_below = in.is_dir && n->r.exists &&
+				  strcmp(p->id, n->r.parent) &&
+				  remote_below(t, n, p);
+	}
+	if (n->l.deleted && n->r.exists) {
+		struct node *q = tree_by_id_locked(t, n->r.parent);
+
+		in.covered = q && q->l.deleted && q->r.exists;
+		in.live_inside = in.is_dir && live_inside(t, n);
+	}
+	return plan_node(&in);
+}
+
+/* ---- pending list ---- */
+
+/*
+ * t->pending is kept sorted by s.due_ms, so a worker's scan stops at the
+ * first node that is not due yet. A change sets due = now + delay, the
+ * latest of all: the node goes to the tail in O(1). fsync sets due 0: the
+ * head. Anything else is placed by walking from the tail.
+ */
+static void pending_insert_locked(struct tree *t, struct node *n)
+{
+	struct list_head *pos;
+
+	if (list_empty(&t->pending) ||
+	    list_entry(t->pending.prev, struct node, s.pending)->s.due_ms <=
+		    n->s.due_ms) {
+		list_add_tail(&n->s.pending, &t->pending);
+		return;
+	}
+	if (list_entry(t->pending.next, struct node, s.pending)->s.due_ms >=
+	    n->s.due_ms) {
+		list_add(&n->s.pending, &t->pending);
+		return;
+	}
+	for (pos = t->pending.prev; pos != &t->pending; pos = pos->prev)
+		if (list_entry(pos, struct node, s.pending)->s.due_ms <=
+		    n->s.due_ms)
+			break;
+	list_insert_between(&n->s.pending, pos, pos->next);
+}
+
+/* Wake a sleeping worker if @n is due before they would wake. */
+static void kick_locked(struct cache *c, const struct node *n)
+{
+	int64_t at = MAX(n->s.due_ms, n->s.retry_ms);
+
+	if (at < c->sync_wake_ms || c->draining) {
+		c->sync_wake_ms = at;
+		pthread_cond_signal(&c->sync_cond);
+	}
+}
+
+/* (Re)place @n on the pending list or take it off, per its plan. */
+static void place_locked(struct cache *c, struct node *n, bool moved)
+{
+	struct tree *t = &c->t;
+	struct plan p = plan_for_locked(c, n);
+
+	if (p.op != PLAN_NONE && p.op != PLAN_FORGET) {
+		if (!list_linked(&n->s.pending)) {
+			t->n_pending++;
+			pending_insert_locked(t, n);
+		} else if (moved) {
+			list_del_init(&n->s.pending);
+			pending_insert_locked(t, n);
+		}
+		if (n->l.deleted && !list_linked(&n->s.tomb))
+			list_add_tail(&n->s.tomb, &t->tombs);
+		kick_locked(c, n);
+		return;
+	}
+	if (n->s.in_flight)
+		return; /* the push in progress decides */
+	if (list_linked(&n->s.pending)) {
+		list_del_init(&n->s.pending);
+		list_del_init(&n->s.tomb);
+		t->n_pending--;
+		tree_broadcast_locked(t);
+	}
+	n->s.urgent = false;
+	n->s.fails = 0;
+	n->s.last_err = 0;
+	tree_maybe_free_locked(t, n);
+}
+
+void sync_recheck_locked(struct cache *c, struct node *n)
+{
+	place_locked(c, n, false);
+}
+
+void sync_note_locked(struct cache *c, struct node *n)
+{
+	n->s.due_ms = n->s.urgent ? 0
+				  : clock_mono_ms() + c->o.writeback_delay_ms;
+	place_locked(c, n, true);
+}
+
+/* Push @n without waiting for its delay (fsync). */
+static void make_urgent_locked(struct cache *c, struct node *n)
+{
+	n->s.urgent = true;
+	n->s.due_ms = 0;
+	place_locked(c, n, true);
+}
+
+const char *sync_state_locked(const struct node *n)
+{
+	if (n->s.in_flight)
+		return "uploading";
+	if (list_linked(&n->s.pending))
+		return "dirty";
+	return "clean";
+}
+
+/* ---- one push ---- */
+
+struct job {
+	struct node *n;		/* referenced */
+	struct plan p;
+	char id[DRIVE_ID_MAX + 1];
+	char parent[DRIVE_ID_MAX + 1];	/* local parent (create, move) */
+	char old_parent[DRIVE_ID_MAX + 1];
+	char *name;
+	enum node_kind kind;
+	bool attrs;			/* mtime and properties are synced */
+	int64_t mtime_ms;
+	bool exec;
+	char *symlink;			/* drivefs_symlink to set, or NULL */
+	bool symlink_del;		/* ...or delete it */
+	int64_t size;
+	uint64_t data_gen;
+	bool have_xxh;			/* Drive's hash, at snapshot time */
+	uint8_t old_xxh[HASH_LEN];
+	uint8_t xxh[HASH_LEN];		/* of the bytes sent */
+	bool hashed;
+	bool content_same;		/* the bytes were Drive's already */
+	char path[1024];		/* for logs */
+};
+
+static void job_release(struct job *j)
+{
+	free(j->name);
+	free(j->symlink);
+}
+
+/* Copy what the request needs out of the tree. Returns 0 or -ENOMEM. */
+static int snapshot_locked(struct node *n, const struct plan *p, struct job *j)
+{
+	const char *sl = symlink_prop(n);
+
+	j->n = n;
+	j->p = *p;
+	memcpy(j->id, n->id, sizeof(j->id));
+	if (n->l.parent)
+		memcpy(j->parent, n->l.parent->id, sizeof(j->parent));
+	memcpy(j->old_parent, n->r.parent, sizeof(j->old_parent));
+	j->kind = n->kind;
+	j->attrs = (n->kind == NODE_FILE || n->kind == NODE_SYMLINK) &&
+		   !n->l.shortcut[0];
+	j->mtime_ms = cache_ts_ms(&n->l.mtime);
+	j->exec = n->l.exec;
+	j->size = n->l.size;
+	j->data_gen = n->c.data_gen;
+	j->have_xxh = n->c.have_xxh;
+	memcpy(j->old_xxh, n->c.xxh, sizeof(j->old_xxh));
+	tree_path_locked(n, j->path, sizeof(j->path));
+	j->name = n->l.name ? strdup(n->l.name) : NULL;
+	if (n->l.name && !j->name)
+		return -ENOMEM;
+	if (sl) {
+		j->symlink = strdup(sl);
+		if (!j->symlink)
+			return -ENOMEM;
+	} else if (n->r.symlink && n->kind != NODE_SYMLINK) {
+		j->symlink_del = true;
+	}
+	return 0;
+}
+
+/* appProperties for the request into @props; returns how many. */
+static size_t job_props(const struct job *j, bool create,
+			struct drive_prop props[2])
+{
+	size_t n = 0;
+
+	if (!create || j->exec) {
+		props[n].key = (char *)TREE_PROP_MODE;
+		props[n].value = (char *)(j->exec ? "755" : "644");
+		n++;
+	}
+	if (j->symlink || (j->symlink_del && !create)) {
+		props[n].key = (char *)TREE_PROP_SYMLINK;
+		props[n].value = j->symlink;
+		n++;
+	}
+	return n;
+}
+
+/* Upload the cache file's bytes, with @m as metadata. */
+static int upload(struct cache *c, struct job *j, const struct drive_meta *m,
+		  bool create, struct drive_file **res, struct drive_err *err)
+{
+	struct drive_upload u;
+	int fd, rc;
+
+	fd = store_open(&c->store, j->n->ino, O_RDONLY);
+	if (fd < 0)
+		return fd;
+	rc = hash_fd(fd, j->size, j->xxh);
+	if (rc < 0)
+		goto out;
+	j->hashed = true;
+	if (!create && j->have_xxh && !memcmp(j->xxh, j->old_xxh, HASH_LEN)) {
+		/* Same bytes as Drive's: send the metadata alone, if any. */
+		j->content_same = true;
+		if (j->p.flags & (PLAN_NAME | PLAN_MOVE | PLAN_MTIME | PLAN_PROPS))
+			rc = drive_files_update(c->d, j->id, m, res, err);
+		goto out;
+	}
+	memset(&u, 0, sizeof(u));
+	u.update_id = create ? NULL : j->id;
+	u.meta = m;
+	u.fd = fd;
+	u.size = j->size;
+	rc = drive_files_upload(c->d, &u, res, err);
+out:
+	close(fd);
+	return rc;
+}
+
+/* Send the request of @j. Blocks on Drive; no lock held. */
+static int push(struct cache *c, struct job *j, struct drive_file **res,
+		struct drive_err *err)
+{
+	struct drive_prop props[2];
+	struct drive_meta m;
+	unsigned f = j->p.flags;
+
+	drive_meta_init(&m);
+	switch (j->p.op) {
+	case PLAN_CREATE:
+		m.id = j->id;
+		m.name = j->name;
+		m.parent = j->parent;
+		if (j->kind == NODE_DIR) {
+			m.mime_type = DRIVE_MIME_FOLDER;
+			return drive_files_create(c->d, &m, res, err);
+		}
+		m.modified_ms = j->mtime_ms;
+		m.app_props = props;
+		m.n_app_props = job_props(j, true, props);
+		return upload(c, j, &m, true, res, err);
+	case PLAN_UPDATE:
+		if (f & PLAN_NAME)
+			m.name = j->name;
+		if (f & PLAN_MOVE) {
+			m.add_parent = j->parent;
+			m.remove_parent = j->old_parent;
+		}
+		/* Always: Drive would otherwise stamp a rename with "now". */
+		if (j->attrs)
+			m.modified_ms = j->mtime_ms;
+		if (f & PLAN_PROPS) {
+			m.app_props = props;
+			m.n_app_props = job_props(j, false, props);
+		}
+		if (f & PLAN_CONTENT)
+			return upload(c, j, &m, false, res, err);
+		return drive_files_update(c->d, j->id, &m, res, err);
+	case PLAN_TRASH:
+		m.trashed = 1;
+		return drive_files_update(c->d, j->id, &m, res, err);
+	default:
+		return 0;
+	}
+}
+
+/* After trashing @x: tombstones inside it in Drive went with it. */
+static void bury_covered_locked(struct cache *c, struct node *x)
+{
+	struct tree *t = &c->t;
+	struct list_head *pos;
+
+	list_for_each(pos, &t->tombs)
+	{
+		struct node *m = list_entry(pos, struct node, s.tomb);
+		struct node *q = m;
+
+		if (!m->r.exists || m == x)
+			continue;
+		for (int depth = 0; q && depth < DEPTH_MAX; depth++) {
+			q = tree_by_id_locked(t, q->r.parent);
+			if (q == x) {
+				m->r.exists = false;
+				break;
+			}
+			if (!q || !q->l.deleted || !q->r.exists)
+				break;
+		}
+	}
+}
+
+static int set_str(char **dst, const char *src)
+{
+	char *s = src ? strdup(src) : NULL;
+
+	if (src && !s)
+		return -ENOMEM;
+	free(*dst);
+	*dst = s;
+	return 0;
+}
+
+/* Record in the tree what the successful push @j did. */
+static void apply_locked(struct cache *c, struct job *j,
+			 const struct drive_file *res)
+{
+	struct tree *t = &c->t;
+	struct node *n = j->n;
+	struct node *m = tree_by_id_locked(t, j->id);
+	unsigned f = j->p.flags;
+	bool create = j->p.op == PLAN_CREATE;
+
+	if (!m)
+		m = n;
+	if (j->p.op == PLAN_TRASH) {
+		bury_covered_locked(c, m);
+		m->r.exists = false;
+		return;
+	}
+	m->r.exists = true;
+	if (create || (f & PLAN_NAME))
+		set_str(&m->r.name, j->name);
+	if (create || (f & PLAN_MOVE))
+		memcpy(m->r.parent, j->parent, sizeof(m->r.parent));
+	if (j->attrs) {
+		m->r.mtime_ms = j->mtime_ms;
+		if (create || (f & PLAN_PROPS)) {
+			m->r.exec = j->exec;
+			set_str(&m->r.symlink, j->symlink);
+		}
+	}
+	if (res) {
+		m->r.version = res->version;
+		if (res->md5[0])
+			memcpy(m->r.md5, res->md5, sizeof(m->r.md5));
+		if (res->size >= 0)
+			m->r.size = res->size;
+	}
+	if (!j->hashed)
+		return;
+	/* Drive now holds the bytes we hashed. */
+	memcpy(m->c.xxh, j->xxh, HASH_LEN);
+	m->c.have_xxh = true;
+	if (m == n && n->c.data_gen == j->data_gen) {
+		n->c.dirty = false;
+		n->c.synced_gen = n->c.data_gen;
+		memcpy(n->c.md5, n->r.md5, sizeof(n->c.md5));
+	}
+}
+
+static void log_done(const struct job *j)
+{
+	const char *what = plan_op_name(j->p.op);
+
+	if (j->p.op == PLAN_UPDATE && (j->p.flags & PLAN_CONTENT))
+		what = j->content_same ? "update (bytes unchanged)" : "upload";
+	log_debug(SUB, "%s of '%s' (%s) done", what, j->path, j->id);
+}
+
+static void fail_locked(struct cache *c, struct job *j, int rc,
+			const struct drive_err *err)
+{
+	struct tree *t = &c->t;
+	struct node *n = j->n;
+	struct node *m = tree_by_id_locked(t, j->id);
+	char why[256];
+	int64_t backoff;
+
+	/* A 404 about this file (not, say, the folder of a move). */
+	bool gone = rc == -ENOENT && m && j->id[0] &&
+		    strstr(err->message, j->id);
+
+	if (gone && j->p.op == PLAN_TRASH) {
+		apply_locked(c, j, NULL); /* already gone: as good as trashed */
+		return;
+	}
+	if (gone && j->p.op == PLAN_UPDATE) {
+		/*
+		 * Deleted in Drive by someone else. What we hold in full is
+		 * created again (new id); a file whose bytes we never had is
+		 * gone for good, here too. (The poller, issue 4, will see such
+		 * deletions before we trip over them.)
+		 */
+		m->r.exists = false;
+		tree_set_id_locked(t, m, "");
+		if (m->kind == NODE_DIR || tree_content_whole_locked(m)) {
+			log_warn(SUB, "'%s' (%s) is gone from Drive: creating "
+				      "it again",
+				 j->path, j->id);
+		} else if (m->l.parent) {
+			log_warn(SUB, "'%s' (%s) is gone from Drive: removing "
+				      "it here",
+				 j->path, j->id);
+			tree_detach_locked(t, m);
+			m->l.deleted = true;
+		}
+		return;
+	}
+	if (n->c.data_gen != j->data_gen && !n->l.deleted) {
+		/* The bytes changed under the upload (a truncate shortened the
+		 * file we were reading): not a failure, push the new state. */
+		log_debug(SUB, "push of '%s' overtaken by a write: %s", j->path,
+			  strerror(-rc));
+		return;
+	}
+	n->s.fails++;
+	n->s.last_err = rc;
+	n->s.last_fail_ms = clock_mono_ms();
+	backoff = MIN((int64_t)1000 << MIN(n->s.fails - 1, 6), RETRY_MAX_MS);
+	n->s.retry_ms = clock_mono_ms() + backoff;
+	if (rc == -ECANCELED && c->sync_stop)
+		return;
+	if (err->http_status || err->curl_code || err->reason[0])
+		drive_err_str(err, why, sizeof(why));
+	else
+		snprintf(why, sizeof(why), "%s", strerror(-rc));
+	if (n->s.fails == 1)
+		log_err(SUB, "%s of '%s' (%s) failed: %s; retrying in %" PRId64
+			     " s",
+			plan_op_name(j->p.op), j->path, j->id[0] ? j->id : "-",
+			why, backoff / 1000);
+	else
+		log_debug(SUB, "%s of '%s' (%s) failed again (%d): %s",
+			  plan_op_name(j->p.op), j->path, j->id, n->s.fails,
+			  why);
+}
+
+/* Give @n a Drive id from the pool (blocking). Drops the lock. */
+static int assign_id_locked(struct cache *c, struct node *n)
+{
+	char id[DRIVE_ID_MAX + 1];
+	int rc;
+
+	tree_unlock(&c->t);
+	rc = idpool_take(c->ids, id);
+	tree_lock(&c->t);
+	if (rc == 0 && !n->id[0])
+		tree_set_id_locked(&c->t, n, id);
+	return rc;
+}
+
+/*
+ * The bytes an upload of @n sends must all be in the cache: fetch what is
+ * missing (only possible while Drive has them). Drops the lock.
+ */
+static int ensure_bytes_locked(struct cache *c, struct node *n)
+{
+	if (tree_content_whole_locked(n))
+		return 0;
+	if (n->c.dirty || !n->r.exists) {
+		log_err(SUB, "bytes of '%s' are not in the cache: not uploading",
+			tree_name_for_log(n));
+		return -EIO;
+	}
+	return fetch_ensure_whole_locked(c, n);
+}
+
+/* Is a push of Drive id @id running (on any uploader)? */
+static bool id_busy_locked(struct cache *c, const char *id)
+{
+	if (!id[0])
+		return false;
+	for (int i = 0; i < c->n_sync_threads; i++)
+		if (!strcmp(c->sync_busy[i], id))
+			return true;
+	return false;
+}
+
+/*
+ * Push @n (claimed: in_flight, referenced) per @p on worker @w. Drops the
+ * lock while talking to Drive.
+ */
+static void run_locked(struct cache *c, int w, struct node *n,
+		       const struct plan *p)
+{
+	struct tree *t = &c->t;
+	struct drive_file *res = NULL;
+	struct drive_err err;
+	struct plan cur;
+	struct node *m;
+	struct job j;
+	int rc = 0;
+
+	memset(&j, 0, sizeof(j));
+	drive_err_init(&err);
+	if (p->op == PLAN_CREATE && !n->id[0]) {
+		rc = assign_id_locked(c, n);
+		if (rc < 0)
+			goto done;
+	}
+	if (p->op != PLAN_TRASH && n->kind != NODE_DIR &&
+	    (p->op == PLAN_CREATE || (p->flags & PLAN_CONTENT))) {
+		rc = ensure_bytes_locked(c, n);
+		if (rc < 0)
+			goto done;
+	}
+	/* The lock was dropped: push what is true now, or look again. */
+	cur = plan_for_locked(c, n);
+	if (cur.op != p->op || id_busy_locked(c, n->id))
+		goto done;
+	rc = snapshot_locked(n, &cur, &j);
+	if (rc < 0)
+		goto done;
+	memcpy(c->sync_busy[w], j.id, sizeof(j.id));
+	tree_unlock(t);
+	rc = push(c, &j, &res, &err);
+	tree_lock(t);
+	c->sync_busy[w][0] = '\0';
+	if (rc == 0) {
+		apply_locked(c, &j, res);
+		log_done(&j);
+	}
+done:
+	n->s.in_flight = false;
+	n->s.attempts++;
+	if (rc < 0) {
+		fail_locked(c, &j, rc, &err);
+	} else {
+		n->s.fails = 0;
+		n->s.last_err = 0;
+		n->s.retry_ms = 0;
+		n->s.urgent = false; /* an fsync still waiting sets it again */
+	}
+	/* A rename-over may have moved the id to another node meanwhile. */
+	m = j.id[0] ? tree_by_id_locked(t, j.id) : NULL;
+	if (m && m != n)
+		sync_recheck_locked(c, m);
+	sync_recheck_locked(c, n);
+	job_release(&j);
+	drive_file_free(res);
+	tree_broadcast_locked(t);
+	pthread_cond_broadcast(&c->sync_cond);
+}
+
+/* ---- workers ---- */
+
+/* Can @n, whose delay is over, be pushed now? Else lower *@wake. */
+static bool ready_locked(struct cache *c, const struct node *n, int64_t now,
+			 int64_t *wake)
+{
+	if (n->c.open_writers && !n->l.deleted && !n->s.urgent &&
+	    !c->draining)
+		return false; /* release() notes it again */
+	if (now >= n->s.retry_ms)
+		return true;
+	*wake = MIN(*wake, n->s.retry_ms);
+	return false;
+}
+
+/* A node to push now, or NULL; *@wake: when to look again. */
+static struct node *pick_locked(struct cache *c, struct plan *out,
+				int64_t *wake)
+{
+	struct tree *t = &c->t;
+	struct list_head *pos, *tmp;
+	int64_t now = clock_mono_ms();
+
+	list_for_each_safe(pos, tmp, &t->pending)
+	{
+		struct node *n = list_entry(pos, struct node, s.pending);
+		struct plan p;
+
+		if (n->s.due_ms > now && !c->draining) {
+			*wake = MIN(*wake, n->s.due_ms); /* sorted: the rest */
+			break;			       /* are later still */
+		}
+		if (n->s.in_flight || id_busy_locked(c, n->id))
+			continue;
+		/* Cheap test first: a node whose folder is not in Drive yet
+		 * waits (most of a freshly unpacked tree, for a while). */
+		if (!n->r.exists && !n->l.deleted && n->l.parent &&
+		    !n->l.parent->r.exists)
+			continue;
+		p = plan_for_locked(c, n);
+		if (p.op == PLAN_NONE || p.op == PLAN_FORGET) {
+			/* Safe: only @n can be freed, and tmp is not n. */
+			sync_recheck_locked(c, n);
+			continue;
+		}
+		if (p.op == PLAN_WAIT || !ready_locked(c, n, now, wake))
+			continue;
+		*out = p;
+		return n;
+	}
+	return NULL;
+}
+
+static void reap_dead(struct cache *c)
+{
+	uint64_t *dead;
+	size_t n;
+
+	tree_lock(&c->t);
+	tree_take_dead_locked(&c->t, &dead, &n);
+	tree_unlock(&c->t);
+	for (size_t i = 0; i < n; i++)
+		store_unlink(&c->store, dead[i]);
+	free(dead);
+}
+
+static void wait_sync_locked(struct cache *c, int64_t wake)
+{
+	struct timespec ts;
+	int64_t left = wake - clock_mono_ms();
+
+	if (wake == INT64_MAX) {
+		pthread_cond_wait(&c->sync_cond, &c->t.lock);
+		return;
+	}
+	if (left <= 0)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	ts.tv_sec += left / 1000;
+	ts.tv_nsec += (left % 1000) * 1000000;
+	if (ts.tv_nsec >= 1000000000) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000;
+	}
+	pthread_cond_timedwait(&c->sync_cond, &c->t.lock, &ts);
+}
+
+struct sync_worker {
+	struct cache *c;
+	int index;
+};
+
+static void *sync_main(void *arg)
+{
+	struct sync_worker *wk = arg;
+	struct cache *c = wk->c;
+	struct tree *t = &c->t;
+	char name[16];
+
+	snprintf(name, sizeof(name), "drivefs-sync-%d", wk->index);
+	pthread_setname_np(pthread_self(), name);
+	tree_lock(t);
+	while (!c->sync_stop) {
+		int64_t wake = INT64_MAX;
+		struct plan p;
+		struct node *n = pick_locked(c, &p, &wake);
+
+		if (n) {
+			n->s.in_flight = true;
+			tree_ref_locked(n);
+			run_locked(c, wk->index, n, &p);
+			tree_unref_locked(t, n);
+		} else if (t->n_dead) {
+			tree_unlock(t);
+			reap_dead(c);
+			tree_lock(t);
+		} else {
+			c->sync_wake_ms = wake;
+			wait_sync_locked(c, wake);
+		}
+	}
+	tree_unlock(t);
+	return NULL;
+}
+
+int sync_start(struct cache *c)
+{
+	int n = c->o.upload_workers, rc;
+
+	c->sync_threads = calloc((size_t)n, sizeof(*c->sync_threads));
+	c->sync_workers = calloc((size_t)n, sizeof(*c->sync_workers));
+	c->sync_busy = calloc((size_t)n, sizeof(*c->sync_busy));
+	if (!c->sync_threads || !c->sync_workers || !c->sync_busy)
+		return -ENOMEM;
+	for (int i = 0; i < n; i++) {
+		c->sync_workers[i].c = c;
+		c->sync_workers[i].index = i;
+		rc = -pthread_create(&c->sync_threads[i], NULL, sync_main,
+				     &c->sync_workers[i]);
+		if (rc < 0)
+			return rc;
+		tree_lock(&c->t);
+		c->n_sync_threads++;
+		tree_unlock(&c->t);
+	}
+	return 0;
+}
+
+void sync_stop(struct cache *c)
+{
+	tree_lock(&c->t);
+	c->sync_stop = true;
+	pthread_cond_broadcast(&c->sync_cond);
+	tree_unlock(&c->t);
+	for (int i = 0; i < c->n_sync_threads; i++)
+		pthread_join(c->sync_threads[i], NULL);
+	c->n_sync_threads = 0;
+	free(c->sync_threads);
+	free(c->sync_workers);
+	free(c->sync_busy);
+	c->sync_threads = NULL;
+	c->sync_workers = NULL;
+	c->sync_busy = NULL;
+	reap_dead(c);
+}
+
+/* ---- fsync and drain ---- */
+
+int sync_wait_node_locked(struct cache *c, struct node *n)
+{
+	struct tree *t = &c->t;
+	uint64_t target = n->c.data_gen;
+	int64_t start = clock_mono_ms();
+	struct node *q;
+
+	if (!list_linked(&n->s.pending))
+		return 0;
+	/* Push it, and the folders Drive needs first, without delay. */
+	make_urgent_locked(c, n);
+	for (q = n->l.parent; q && !q->r.exists; q = q->l.parent)
+		make_urgent_locked(c, q);
+	for (;;) {
+		if (!list_linked(&n->s.pending) || n->l.deleted)
+			return 0;
+		if (n->r.exists && !n->s.in_flight &&
+		    (n->kind == NODE_DIR || n->c.synced_gen >= target))
+			return 0;
+		/* A push of it, or of a folder it waits for, failed since. */
+		for (q = n; q && q != t->root; q = q->l.parent) {
+			if (q->s.last_err && q->s.last_fail_ms >= start)
+				return q->s.last_err;
+			if (q != n && q->r.exists)
+				break;
+		}
+		if (c->sync_stop)
+			return -EIO;
+		if (!n->s.urgent)
+			make_urgent_locked(c, n);
+		tree_wait_locked(t);
+	}
+}
+
+size_t cache_pending(struct cache *c)
+{
+	size_t n;
+
+	tree_lock(&c->t);
+	n = c->t.n_pending;
+	tree_unlock(&c->t);
+	return n;
+}
+
+int cache_drain(struct cache *c)
+{
+	struct tree *t = &c->t;
+	int64_t next_log = clock_mono_ms() + 10000;
+	int rc = 0;
+
+	tree_lock(t);
+	c->draining = true;
+	pthread_cond_broadcast(&c->sync_cond);
+	if (t->n_pending)
+		log_info(SUB, "unmounting: uploading %zu pending changes",
+			 t->n_pending);
+	while (t->n_pending) {
+		if (c->drain_abort) {
+			log_err(SUB, "exit requested: %zu changes not uploaded",
+				t->n_pending);
+			rc = -EINTR;
+			break;
+		}
+		if (clock_mono_ms() >= next_log) {
+			log_info(SUB, "still uploading %zu pending changes",
+				 t->n_pending);
+			next_log = clock_mono_ms() + 10000;
+		}
+		tree_wait_until_locked(t, next_log);
+	}
+	tree_unlock(t);
+	return rc;
+}
+
+void cache_drain_abort(struct cache *c)
+{
+	tree_lock(&c->t);
+	c->drain_abort = true;
+	tree_broadcast_locked(&c->t);
+	tree_unlock(&c->t);
+}
