@@ -13,8 +13,10 @@ PREFIX ?= /usr/local
 
 WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
 	-Wmissing-prototypes -Wwrite-strings -Wformat=2 -Wvla -fno-common
-CFLAGS ?= -O2
-CFLAGS += -std=c11 -g -MMD -MP $(WARN) $(EXTRA_CFLAGS)
+# OPT is the optimisation level; CFLAGS from the command line is added to,
+# never replaces, the flags the project depends on (-Werror, -MMD).
+OPT ?= -O2
+override CFLAGS += -std=c11 -g $(OPT) -MMD -MP $(WARN) $(EXTRA_CFLAGS)
 CPPFLAGS += -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -I. \
 	$(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LDLIBS += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread
@@ -93,7 +95,7 @@ test: deps
 asan: deps
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 	$(MAKE) B=build/asan EXTRA_CFLAGS="$(SAN)" LDFLAGS="$(SAN)" \
-		CFLAGS="-O1" all unit integ
+		OPT=-O1 all unit integ
 
 # A planted heap overflow that ASan must catch: proves `make asan` would see one.
 asan-canary:

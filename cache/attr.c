@@ -58,9 +58,11 @@ int cache_setattr(struct cache *c, uint64_t ino, const struct cache_setattr *sa,
 		}
 	}
 	if (sa->valid & (CACHE_SET_ATIME | CACHE_SET_ATIME_NOW))
-		n->l.atime = (sa->valid & CACHE_SET_ATIME_NOW) ? now : sa->atime;
+		n->l.atime =
+		    (sa->valid & CACHE_SET_ATIME_NOW) ? now : sa->atime;
 	if (sa->valid & (CACHE_SET_MTIME | CACHE_SET_MTIME_NOW)) {
-		n->l.mtime = (sa->valid & CACHE_SET_MTIME_NOW) ? now : sa->mtime;
+		n->l.mtime =
+		    (sa->valid & CACHE_SET_MTIME_NOW) ? now : sa->mtime;
 		changed = true;
 	}
 	if (changed || (sa->valid & (CACHE_SET_MODE | CACHE_SET_OWNER |
@@ -104,8 +106,8 @@ static int xattr_get_locked(struct cache *c, const struct node *n,
 	} else if (!strcmp(name, "user.drivefs.state")) {
 		snprintf(val, valsz, "%s",
 			 n->l.local_only && !n->r.exists
-				 ? "local-only"
-				 : sync_state_locked(n));
+			     ? "local-only"
+			     : sync_state_locked(n));
 	} else if (!strcmp(name, "user.drivefs.pending") && n == c->t.root) {
 		snprintf(val, valsz, "%zu", c->t.n_pending);
 	} else {
@@ -115,8 +117,8 @@ static int xattr_get_locked(struct cache *c, const struct node *n,
 }
 
 static const char *const xattr_names[] = {
-	"user.drive.id", "user.drive.md5", "user.drive.version",
-	"user.drivefs.state", "user.drivefs.pending",
+    "user.drive.id",	  "user.drive.md5",	  "user.drive.version",
+    "user.drivefs.state", "user.drivefs.pending",
 };
 
 ssize_t cache_getxattr(struct cache *c, uint64_t ino, const char *name,

@@ -108,8 +108,8 @@ static void init_cond(pthread_cond_t *cv)
 	pthread_condattr_destroy(&ca);
 }
 
-int cache_new(const struct cache_opts *o, struct drive *d,
-	      const char *root_id, struct cache **out)
+int cache_new(const struct cache_opts *o, struct drive *d, const char *root_id,
+	      struct cache **out)
 {
 	struct cache *c = calloc(1, sizeof(*c));
 	const char *step = "memory";

@@ -23,21 +23,21 @@
 #include "drive/drive.h"
 
 struct cache;
-struct cache_handle;	/* an open file */
-struct cache_dir;	/* an open folder: a snapshot of its entries */
+struct cache_handle; /* an open file */
+struct cache_dir;    /* an open folder: a snapshot of its entries */
 
 struct cache_opts {
-	const char *dir;		/* this mount's cache directory */
-	int64_t size_max;		/* cap for clean cached bytes */
+	const char *dir;  /* this mount's cache directory */
+	int64_t size_max; /* cap for clean cached bytes */
 	int64_t writeback_delay_ms;
-	bool fsync_remote;		/* fsync waits for Drive */
-	int upload_workers;		/* pushes in flight (default 8) */
-	int fetch_workers;		/* readahead downloads in flight (4) */
-	int64_t whole_max;		/* fetch files up to this whole (8 MiB) */
-	const char *const *local_only;	/* patterns (local_only.h) */
+	bool fsync_remote;  /* fsync waits for Drive */
+	int upload_workers; /* pushes in flight (default 8) */
+	int fetch_workers;  /* readahead downloads in flight (4) */
+	int64_t whole_max;  /* fetch files up to this whole (8 MiB) */
+	const char *const *local_only; /* patterns (local_only.h) */
 	size_t n_local_only;
 	const struct tree_naming *naming; /* borrowed, outlives the cache */
-	uid_t uid;			/* owner shown for every file */
+	uid_t uid;			  /* owner shown for every file */
 	gid_t gid;
 };
 
@@ -50,8 +50,8 @@ void cache_opts_init(struct cache_opts *o);
  * persistence is issue 5). Starts no thread. Returns 0 or -errno with a
  * message logged.
  */
-int cache_new(const struct cache_opts *o, struct drive *d,
-	      const char *root_id, struct cache **out);
+int cache_new(const struct cache_opts *o, struct drive *d, const char *root_id,
+	      struct cache **out);
 /* Start the uploaders, readahead workers and the id pool. */
 int cache_start(struct cache *c);
 /*
@@ -81,10 +81,10 @@ enum cache_set {
 	CACHE_SET_MTIME = 1 << 3,
 	CACHE_SET_ATIME_NOW = 1 << 4,
 	CACHE_SET_MTIME_NOW = 1 << 5,
-	CACHE_SET_OWNER = 1 << 6,	/* uid and/or gid */
+	CACHE_SET_OWNER = 1 << 6, /* uid and/or gid */
 };
 struct cache_setattr {
-	unsigned valid;			/* enum cache_set */
+	unsigned valid; /* enum cache_set */
 	int64_t size;
 	mode_t mode;
 	struct timespec atime, mtime;
@@ -134,10 +134,10 @@ int cache_create(struct cache *c, uint64_t parent, const char *name,
 
 /* Where the bytes of a read are: [off, off + len) of fd, or len at mem. */
 struct cache_data {
-	int fd;			/* borrowed from the handle; -1: use mem */
+	int fd; /* borrowed from the handle; -1: use mem */
 	int64_t off;
 	size_t len;
-	char *mem;		/* new: free() after the reply */
+	char *mem; /* new: free() after the reply */
 };
 int cache_read(struct cache *c, struct cache_handle *h, int64_t off,
 	       size_t size, struct cache_data *out);

@@ -25,36 +25,40 @@
 
 /* Readahead window: doubles per sequential read up to this. */
 #define CACHE_READAHEAD_MAX (32 << 20)
+/* A read this close to where the last one ended counts as sequential. */
+#define CACHE_SEQ_SLACK (2 << 20)
+/* A read that misses downloads at least this much. */
+#define CACHE_FETCH_MIN (4 << 20)
 /* One download request is at most this long. */
 #define CACHE_FETCH_CHUNK (8 << 20)
 /* statfs numbers are refreshed when older than this. */
 #define CACHE_ABOUT_TTL_MS 60000
 
 struct cache_handle {
-	struct node *n;		/* referenced */
-	int fd;			/* the cache file, -1 for stubs */
-	int flags;		/* open(2) flags */
-	int64_t ra_next;	/* where a sequential read would go on */
-	int64_t ra_window;	/* current readahead window */
+	struct node *n;	   /* referenced */
+	int fd;		   /* the cache file, -1 for stubs */
+	int flags;	   /* open(2) flags */
+	int64_t ra_next;   /* where a sequential read would go on (t.lock) */
+	int64_t ra_window; /* current readahead window (t.lock) */
 };
 
 struct fetch_job {
 	struct list_head link;
-	struct node *n;		/* referenced */
-	int64_t off, end;	/* marked in n->c.fetching */
-	uint64_t epoch;		/* n->c.epoch when queued */
+	struct node *n;	  /* referenced */
+	int64_t off, end; /* marked in n->c.fetching */
+	uint64_t epoch;	  /* n->c.epoch when queued */
 };
 
 struct cache {
 	struct cache_opts o;
-	char *dir;			/* owned copy of o.dir */
-	struct drive *d;		/* borrowed */
+	char *dir;	 /* owned copy of o.dir */
+	struct drive *d; /* borrowed */
 	struct tree t;
-	bool t_ready;			/* t initialised (tree_init) */
+	bool t_ready; /* t initialised (tree_init) */
 	struct local_only lo;
 	struct store store;
 	struct idpool *ids;
-	int lock_fd;			/* flock on <dir>/lock */
+	int lock_fd; /* flock on <dir>/lock */
 
 	/* Uploaders (sync.c). Protected by t.lock. */
 	pthread_cond_t sync_cond;
@@ -62,7 +66,7 @@ struct cache {
 	struct sync_worker *sync_workers;
 	char (*sync_busy)[DRIVE_ID_MAX + 1]; /* Drive id each worker pushes */
 	int n_sync_threads;
-	int64_t sync_wake_ms;		/* when sleeping uploaders wake */
+	int64_t sync_wake_ms; /* when sleeping uploaders wake */
 	bool sync_stop;
 	bool draining;
 	bool drain_abort;
@@ -77,7 +81,7 @@ struct cache {
 	/* statfs (attr.c). */
 	pthread_mutex_t about_lock;
 	struct drive_about about;
-	int64_t about_ms;		/* monotonic; 0: never */
+	int64_t about_ms; /* monotonic; 0: never */
 	bool about_refreshing;
 };
 

@@ -84,9 +84,10 @@ int fetch_ensure_listed_locked(struct cache *c, struct node *dir)
 
 			log_warn(SUB, "listing of folder '%s' (%s) failed: %s",
 				 tree_name_for_log(dir), id,
-				 err.http_status || err.curl_code || err.reason[0]
-					 ? drive_err_str(&err, why, sizeof(why))
-					 : strerror(-rc));
+				 err.http_status || err.curl_code ||
+					 err.reason[0]
+				     ? drive_err_str(&err, why, sizeof(why))
+				     : strerror(-rc));
 			return rc;
 		}
 	}
@@ -110,6 +111,8 @@ static int download_locked(struct cache *c, struct node *n, int64_t off,
 	memcpy(id, n->id, sizeof(id));
 	n->c.has_file = true;
 	tree_unlock(t);
+	log_debug(SUB, "download of '%s' (%s) bytes %" PRId64 "-%" PRId64,
+		  tree_name_for_log(n), id, off, end);
 	drive_err_init(&err);
 	fd = store_open(&c->store, n->ino, O_RDWR);
 	rc = fd;
@@ -134,16 +137,20 @@ static int download_locked(struct cache *c, struct node *n, int64_t off,
 			rc = -ENOMEM;
 		store_account_locked(t, n);
 	}
-	n->c.fetch_err = rc;
-	if (rc < 0) {
+	if (rc == -ECANCELED) {
+		/* Shutdown cut a readahead short: expected, nothing lost. */
+		log_debug(SUB, "download of '%s' (%s) cancelled",
+			  tree_name_for_log(n), id);
+	} else if (rc < 0) {
 		char why[256];
 
-		log_warn(SUB, "download of '%s' (%s) bytes %" PRId64 "-%" PRId64
-			      " failed: %s",
+		log_warn(SUB,
+			 "download of '%s' (%s) bytes %" PRId64 "-%" PRId64
+			 " failed: %s",
 			 tree_name_for_log(n), id, off, end,
 			 err.http_status || err.curl_code || err.reason[0]
-				 ? drive_err_str(&err, why, sizeof(why))
-				 : strerror(-rc));
+			     ? drive_err_str(&err, why, sizeof(why))
+			     : strerror(-rc));
 	}
 	tree_broadcast_locked(t);
 	return rc;
@@ -192,6 +199,11 @@ int fetch_ensure_range_locked(struct cache *c, struct node *n, int64_t off,
 			tree_wait_locked(t); /* others are fetching the rest */
 			continue;
 		}
+		/* Ask for at least CACHE_FETCH_MIN: a 128 KiB read per
+		 * request would make latency, not bandwidth, the limit. */
+		unclaimed_gap(n, gs,
+			      MAX(ge, MIN(n->l.size, gs + CACHE_FETCH_MIN)),
+			      &gs, &ge);
 		if (ranges_add(&n->c.fetching, gs, ge) < 0)
 			return -ENOMEM;
 		rc = download_locked(c, n, gs, ge, n->c.epoch);
@@ -248,7 +260,8 @@ static void hash_fetched_locked(struct cache *c, struct node *n)
 		close(fd);
 	}
 	tree_lock(&c->t);
-	if (rc == 0 && n->c.epoch == epoch && !n->c.dirty && size == n->l.size) {
+	if (rc == 0 && n->c.epoch == epoch && !n->c.dirty &&
+	    size == n->l.size) {
 		memcpy(n->c.xxh, xxh, sizeof(xxh));
 		n->c.have_xxh = true;
 	}
@@ -347,8 +360,8 @@ void fetch_stop(struct cache *c)
 	/* Jobs nobody ran: drop their claims and references. */
 	tree_lock(t);
 	while (!list_empty(&c->fetch_jobs)) {
-		struct fetch_job *j = list_entry(c->fetch_jobs.next,
-						 struct fetch_job, link);
+		struct fetch_job *j =
+		    list_entry(c->fetch_jobs.next, struct fetch_job, link);
 
 		list_del_init(&j->link);
 		ranges_remove(&j->n->c.fetching, j->off, j->end);

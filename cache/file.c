@@ -40,8 +40,7 @@ static void bytes_changed_locked(struct cache *c, struct node *n)
 	sync_note_locked(c, n);
 }
 
-int cache_truncate_locked(struct cache *c, struct node *n, int64_t size,
-			  int fd)
+int cache_truncate_locked(struct cache *c, struct node *n, int64_t size, int fd)
 {
 	int64_t old;
 	int rc = 0, own = -1;
@@ -52,7 +51,10 @@ int cache_truncate_locked(struct cache *c, struct node *n, int64_t size,
 			return rc;
 	}
 	fetch_wait_idle_locked(c, n);
+	while (n->c.evicting)
+		tree_wait_locked(&c->t);
 	n->c.has_file = true;
+	n->c.pins++; /* no eviction while the lock is dropped */
 	tree_unlock(&c->t);
 	if (fd < 0)
 		fd = own = store_open(&c->store, n->ino, O_RDWR);
@@ -63,6 +65,7 @@ int cache_truncate_locked(struct cache *c, struct node *n, int64_t size,
 	if (own >= 0)
 		close(own);
 	tree_lock(&c->t);
+	n->c.pins--;
 	if (rc < 0)
 		return rc;
 	old = n->l.size;
@@ -95,10 +98,15 @@ static int open_locked(struct cache *c, struct node *n, int flags,
 		return -ENOMEM;
 	h->fd = -1;
 	h->flags = flags;
-	if (n->kind == NODE_NATIVE)
-		goto done;
 	while (n->c.evicting)
 		tree_wait_locked(&c->t);
+	/* Counted open from here on, so eviction leaves the file alone
+	 * while the lock is dropped below. */
+	n->c.open_count++;
+	if (writable(flags))
+		n->c.open_writers++;
+	if (n->kind == NODE_NATIVE)
+		goto done;
 	/* Bytes of an older Drive version are of no use. */
 	if (!n->c.dirty && n->c.present.n && n->r.exists && n->r.md5[0] &&
 	    strcmp(n->c.md5, n->r.md5)) {
@@ -130,9 +138,6 @@ static int open_locked(struct cache *c, struct node *n, int flags,
 			goto fail;
 	}
 done:
-	n->c.open_count++;
-	if (writable(flags))
-		n->c.open_writers++;
 	tree_ref_locked(n);
 	h->n = n;
 	*keep_cache = n->c.kernel_epoch == n->c.epoch;
@@ -141,6 +146,9 @@ done:
 	*out = h;
 	return 0;
 fail:
+	n->c.open_count--;
+	if (writable(flags))
+		n->c.open_writers--;
 	if (fd >= 0)
 		close(fd);
 	free(h);
@@ -212,6 +220,30 @@ out:
 	return rc;
 }
 
+/*
+ * A read of [@off, @end) of a large file through @h: sequential reads grow
+ * a readahead window (doubling up to CACHE_READAHEAD_MAX) that the fetch
+ * workers fill. The kernel sends several reads of one stream at once, so
+ * "sequential" means near where the last one ended, not exactly there; the
+ * window ends on a chunk boundary so each step claims whole chunks.
+ */
+static void readahead_locked(struct cache *c, struct cache_handle *h,
+			     int64_t off, int64_t end)
+{
+	int64_t ra_end;
+
+	if (llabs(off - h->ra_next) > CACHE_SEQ_SLACK) {
+		h->ra_window = 0;
+		h->ra_next = end;
+		return;
+	}
+	h->ra_window = MIN(MAX(h->ra_window * 2, 2 << 20), CACHE_READAHEAD_MAX);
+	h->ra_next = MAX(h->ra_next, end);
+	ra_end = (end + h->ra_window + CACHE_FETCH_CHUNK - 1) /
+		 CACHE_FETCH_CHUNK * CACHE_FETCH_CHUNK;
+	fetch_readahead_locked(c, h->n, end, ra_end);
+}
+
 int cache_read(struct cache *c, struct cache_handle *h, int64_t off,
 	       size_t size, struct cache_data *out)
 {
@@ -239,17 +271,8 @@ int cache_read(struct cache *c, struct cache_handle *h, int64_t off,
 	end = MIN(off + (int64_t)size, n->l.size);
 	if (off >= end)
 		goto out;
-	if (n->l.size > c->o.whole_max && !n->c.dirty) {
-		/* Sequential reads grow a readahead window. */
-		if (off == h->ra_next)
-			h->ra_window = MIN(MAX(h->ra_window * 2, 2 << 20),
-					   CACHE_READAHEAD_MAX);
-		else
-			h->ra_window = 0;
-		h->ra_next = end;
-		if (h->ra_window)
-			fetch_readahead_locked(c, n, end, end + h->ra_window);
-	}
+	if (n->l.size > c->o.whole_max && !n->c.dirty)
+		readahead_locked(c, h, off, end);
 	if (!ranges_covers(&n->c.present, off, end)) {
 		if (n->c.orphan) {
 			rc = -EIO;
@@ -339,7 +362,7 @@ int cache_fsync(struct cache *c, uint64_t ino, struct cache_handle *h,
 	if (h && h->fd >= 0) {
 		tree_unlock(&c->t);
 		rc = (datasync ? fdatasync(h->fd) : fsync(h->fd)) < 0 ? -errno
-								     : 0;
+								      : 0;
 		return rc;
 	}
 out:

@@ -19,16 +19,16 @@
 #define IDPOOL_BACKOFF_MAX_MS 60000
 
 struct idpool {
-	struct drive *d;	/* borrowed */
+	struct drive *d; /* borrowed */
 	pthread_t thread;
 	pthread_mutex_t lock;
-	pthread_cond_t cond;	/* pool changed, or stop */
+	pthread_cond_t cond; /* pool changed, or stop */
 	/* Protected by lock. */
 	char (*ids)[DRIVE_ID_MAX + 1]; /* IDPOOL_BATCH slots */
 	size_t n;
 	bool stop;
-	uint64_t refills;	/* finished refill attempts */
-	int last_err;		/* of the last attempt, 0 */
+	uint64_t refills; /* finished refill attempts */
+	int last_err;	  /* of the last attempt, 0 */
 };
 
 static void wait_ms(struct idpool *p, int64_t ms)
@@ -48,7 +48,7 @@ static void wait_ms(struct idpool *p, int64_t ms)
 static void *refill_main(void *arg)
 {
 	struct idpool *p = arg;
-	char (*batch)[DRIVE_ID_MAX + 1] = calloc(IDPOOL_BATCH, sizeof(*batch));
+	char(*batch)[DRIVE_ID_MAX + 1] = calloc(IDPOOL_BATCH, sizeof(*batch));
 	int64_t backoff_ms = 1000;
 
 	pthread_setname_np(pthread_self(), "drivefs-ids");
@@ -70,10 +70,11 @@ static void *refill_main(void *arg)
 		p->refills++;
 		p->last_err = rc;
 		if (rc == 0) {
-			memcpy(p->ids + p->n, batch, (size_t)count * sizeof(*batch));
+			memcpy(p->ids + p->n, batch,
+			       (size_t)count * sizeof(*batch));
 			p->n += (size_t)count;
 			backoff_ms = 1000;
-		} else if (!p->stop) {
+		} else if (!p->stop && rc != -ECANCELED) {
 			char why[256];
 
 			log_warn(SUB, "files.generateIds failed: %s",

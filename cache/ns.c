@@ -317,8 +317,8 @@ int cache_readlink(struct cache *c, uint64_t ino, char *buf, size_t size)
 		struct node *to = tree_by_id_locked(t, n->l.shortcut);
 
 		rc = to && (to->l.parent || to == t->root)
-			     ? shortcut_path_locked(n, to, buf, size)
-			     : -ENOENT;
+			 ? shortcut_path_locked(n, to, buf, size)
+			 : -ENOENT;
 		goto out_n;
 	}
 	if (!n->l.symlink) {
@@ -334,12 +334,15 @@ int cache_readlink(struct cache *c, uint64_t ino, char *buf, size_t size)
 		rc = fetch_ensure_whole_locked(c, n);
 		if (rc < 0)
 			goto out_n;
+		n->c.pins++; /* no eviction while the lock is dropped */
 		tree_unlock(t);
 		fd = store_open(&c->store, n->ino, O_RDONLY);
-		got = fd < 0 ? fd : pread(fd, buf, MIN((size_t)len, size - 1), 0);
+		got =
+		    fd < 0 ? fd : pread(fd, buf, MIN((size_t)len, size - 1), 0);
 		if (fd >= 0)
 			close(fd);
 		tree_lock(t);
+		n->c.pins--;
 		if (got < 0) {
 			rc = fd < 0 ? fd : -errno;
 			goto out_n;
@@ -365,8 +368,7 @@ out:
  * @old (a file Drive has, being deleted or replaced): Drive's file keeps
  * its id and gets @n's bytes. @old is left with @n's former identity.
  */
-static void take_over_locked(struct cache *c, struct node *n,
-			     struct node *old)
+static void take_over_locked(struct cache *c, struct node *n, struct node *old)
 {
 	tree_swap_identity_locked(&c->t, n, old);
 	n->c.dirty = true; /* the bytes go to the id (unless Drive has them) */
@@ -450,9 +452,9 @@ void ns_arrived_locked(struct cache *c, struct node *n)
 static void remove_locked(struct cache *c, struct node *n)
 {
 	struct node *dir = n->l.parent;
-	bool moved = n->r.exists && n->r.name &&
-		     (strcmp(dir->id, n->r.parent) || strcmp(n->l.name,
-							     n->r.name));
+	bool moved =
+	    n->r.exists && n->r.name &&
+	    (strcmp(dir->id, n->r.parent) || strcmp(n->l.name, n->r.name));
 
 	dir_changed_locked(dir);
 	tree_detach_locked(&c->t, n);
@@ -601,9 +603,9 @@ int cache_rename(struct cache *c, uint64_t parent, const char *name,
 		if (rc < 0)
 			goto out;
 	}
-	rc = nm->decode(nm->ctx, newname, s->kind == NODE_NATIVE ? s->l.mime
-								  : NULL,
-			drive_name, sizeof(drive_name));
+	rc = nm->decode(nm->ctx, newname,
+			s->kind == NODE_NATIVE ? s->l.mime : NULL, drive_name,
+			sizeof(drive_name));
 	if (rc < 0)
 		goto out;
 	/* Move first: it is the step that can fail (ENOMEM), and until t is

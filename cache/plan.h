@@ -15,16 +15,16 @@
 struct plan_in {
 	/* Local state. */
 	bool is_dir;
-	bool attrs;		/* mtime and appProperties are synced (files,
-				   symlinks; not folders or Google docs) */
-	bool deleted;		/* unlinked here */
-	bool local_only;	/* never created in Drive */
-	bool dirty;		/* the bytes changed since Drive got them */
-	const char *name;	/* Drive name */
-	const char *parent_id;	/* the local parent's Drive id ("" none yet) */
+	bool attrs;	       /* mtime and appProperties are synced (files,
+				  symlinks; not folders or Google docs) */
+	bool deleted;	       /* unlinked here */
+	bool local_only;       /* never created in Drive */
+	bool dirty;	       /* the bytes changed since Drive got them */
+	const char *name;      /* Drive name */
+	const char *parent_id; /* the local parent's Drive id ("" none yet) */
 	bool exec;
 	int64_t mtime_ms;
-	const char *symlink;	/* appProperty value to hold, NULL: none */
+	const char *symlink; /* appProperty value to hold, NULL: none */
 
 	/* Remote state. */
 	bool remote_exists;
@@ -35,35 +35,35 @@ struct plan_in {
 	const char *remote_symlink; /* NULL: none */
 
 	/* Facts about the neighbours. */
-	bool parent_exists;	/* the local parent exists in Drive */
-	bool parent_below;	/* ...but inside this node there (a move now
-				   would make a cycle) */
-	bool covered;		/* deleted, inside a deleted folder in Drive
-				   whose trashing takes it along */
-	bool live_inside;	/* folder: Drive still holds live nodes inside
-				   it that were moved out here */
+	bool parent_exists; /* the local parent exists in Drive */
+	bool parent_below;  /* ...but inside this node there (a move now
+			       would make a cycle) */
+	bool covered;	    /* deleted, inside a deleted folder in Drive
+			       whose trashing takes it along */
+	bool live_inside;   /* folder: Drive still holds live nodes inside
+			       it that were moved out here */
 };
 
 enum plan_op {
-	PLAN_NONE,	/* in sync */
-	PLAN_WAIT,	/* work remains but depends on another node first */
-	PLAN_CREATE,	/* files.create / multipart upload with the id */
-	PLAN_UPDATE,	/* files.update, with media when PLAN_CONTENT */
-	PLAN_TRASH,	/* files.update trashed=true */
-	PLAN_FORGET,	/* a tombstone Drive never had: drop it, no request */
+	PLAN_NONE,   /* in sync */
+	PLAN_WAIT,   /* work remains but depends on another node first */
+	PLAN_CREATE, /* files.create / multipart upload with the id */
+	PLAN_UPDATE, /* files.update, with media when PLAN_CONTENT */
+	PLAN_TRASH,  /* files.update trashed=true */
+	PLAN_FORGET, /* a tombstone Drive never had: drop it, no request */
 };
 
 enum plan_flags {
-	PLAN_CONTENT = 1 << 0,	/* send the bytes */
-	PLAN_NAME = 1 << 1,	/* rename */
-	PLAN_MOVE = 1 << 2,	/* addParents/removeParents */
-	PLAN_MTIME = 1 << 3,	/* modifiedTime */
-	PLAN_PROPS = 1 << 4,	/* appProperties (mode, symlink) */
+	PLAN_CONTENT = 1 << 0, /* send the bytes */
+	PLAN_NAME = 1 << 1,    /* rename */
+	PLAN_MOVE = 1 << 2,    /* addParents/removeParents */
+	PLAN_MTIME = 1 << 3,   /* modifiedTime */
+	PLAN_PROPS = 1 << 4,   /* appProperties (mode, symlink) */
 };
 
 struct plan {
 	enum plan_op op;
-	unsigned flags;		/* enum plan_flags, for CREATE and UPDATE */
+	unsigned flags; /* enum plan_flags, for CREATE and UPDATE */
 };
 
 struct plan plan_node(const struct plan_in *in);

@@ -111,7 +111,8 @@ int ranges_remove(struct ranges *r, int64_t start, int64_t end)
 		r->n++;
 		return 0;
 	}
-	/* Keep the head of the first and the tail of the last, drop the rest. */
+	/* Keep the head of the first and the tail of the last, drop the rest.
+	 */
 	size_t keep_from = i, keep_to = j;
 
 	if (r->v[i].start < start) {

@@ -29,7 +29,8 @@ void ranges_release(struct ranges *r);
 void ranges_clear(struct ranges *r);
 /* Add [@start, @end), merging neighbours. Returns 0 or -ENOMEM (unchanged). */
 int ranges_add(struct ranges *r, int64_t start, int64_t end);
-/* Remove [@start, @end) (may split a range). Returns 0 or -ENOMEM (unchanged). */
+/* Remove [@start, @end) (may split a range). Returns 0 or -ENOMEM (unchanged).
+ */
 int ranges_remove(struct ranges *r, int64_t start, int64_t end);
 /* True when every byte of [@start, @end) is in the set (empty: true). */
 bool ranges_covers(const struct ranges *r, int64_t start, int64_t end);

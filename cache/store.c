@@ -45,7 +45,8 @@ static int wipe(int dirfd)
 	}
 	closedir(d);
 	if (n)
-		log_info(SUB, "discarded %zu cached files of an earlier run", n);
+		log_info(SUB, "discarded %zu cached files of an earlier run",
+			 n);
 	return 0;
 }
 
@@ -141,7 +142,7 @@ size_t store_evict_pick(const struct store_cand *v, size_t n, int64_t usage,
 
 static bool busy(const struct node *n)
 {
-	return n->c.dirty || n->c.open_count || n->c.evicting ||
+	return n->c.dirty || n->c.open_count || n->c.pins || n->c.evicting ||
 	       n->c.fetching.n || n->s.in_flight;
 }
 
@@ -177,7 +178,7 @@ void cache_evict(struct cache *c)
 	for (k = 0; k < n; k++) {
 		if (!evict[k])
 			continue;
-		nodes[k]->c.evicting = 1;
+		nodes[k]->c.evicting = true;
 		ranges_clear(&nodes[k]->c.present);
 		nodes[k]->c.epoch++;
 		store_account_locked(t, nodes[k]);
@@ -192,7 +193,7 @@ void cache_evict(struct cache *c)
 			continue;
 		log_debug(SUB, "evicted '%s' (%" PRId64 " bytes)",
 			  tree_name_for_log(nodes[k]), cand[k].bytes);
-		nodes[k]->c.evicting = 0;
+		nodes[k]->c.evicting = false;
 		tree_maybe_free_locked(t, nodes[k]);
 	}
 	tree_broadcast_locked(t);

@@ -17,7 +17,7 @@
 #include "cache/tree.h"
 
 struct store {
-	int dirfd;		/* <dir>/content, O_PATH|O_DIRECTORY */
+	int dirfd; /* <dir>/content, O_PATH|O_DIRECTORY */
 };
 
 /*
@@ -27,7 +27,8 @@ struct store {
 int store_init(struct store *s, const char *dir);
 void store_release(struct store *s);
 
-/* Open (creating, 0600) the cache file of @ino with @flags. Returns fd or -errno. */
+/* Open (creating, 0600) the cache file of @ino with @flags. Returns fd or
+ * -errno. */
 int store_open(struct store *s, uint64_t ino, int flags);
 /* Remove it; a missing file is fine. Returns 0 or -errno. */
 int store_unlink(struct store *s, uint64_t ino);
@@ -40,7 +41,7 @@ void store_touch_locked(struct tree *t, struct node *n);
 /* One cache file in LRU order, for store_evict_pick(). */
 struct store_cand {
 	int64_t bytes;
-	bool busy;		/* dirty, open, downloading or uploading */
+	bool busy; /* dirty, open, downloading or uploading */
 };
 /*
  * Pure: walk @v (oldest first) and mark in @evict[] the clean files to drop

@@ -137,7 +137,7 @@ static void pending_insert_locked(struct tree *t, struct node *n)
 
 	if (list_empty(&t->pending) ||
 	    list_entry(t->pending.prev, struct node, s.pending)->s.due_ms <=
-		    n->s.due_ms) {
+		n->s.due_ms) {
 		list_add_tail(&n->s.pending, &t->pending);
 		return;
 	}
@@ -204,8 +204,8 @@ void sync_recheck_locked(struct cache *c, struct node *n)
 
 void sync_note_locked(struct cache *c, struct node *n)
 {
-	n->s.due_ms = n->s.urgent ? 0
-				  : clock_mono_ms() + c->o.writeback_delay_ms;
+	n->s.due_ms =
+	    n->s.urgent ? 0 : clock_mono_ms() + c->o.writeback_delay_ms;
 	place_locked(c, n, true);
 }
 
@@ -229,26 +229,26 @@ const char *sync_state_locked(const struct node *n)
 /* ---- one push ---- */
 
 struct job {
-	struct node *n;		/* referenced */
+	struct node *n; /* referenced */
 	struct plan p;
 	char id[DRIVE_ID_MAX + 1];
-	char parent[DRIVE_ID_MAX + 1];	/* local parent (create, move) */
+	char parent[DRIVE_ID_MAX + 1]; /* local parent (create, move) */
 	char old_parent[DRIVE_ID_MAX + 1];
 	char *name;
 	enum node_kind kind;
-	bool attrs;			/* mtime and properties are synced */
+	bool attrs; /* mtime and properties are synced */
 	int64_t mtime_ms;
 	bool exec;
-	char *symlink;			/* drivefs_symlink to set, or NULL */
-	bool symlink_del;		/* ...or delete it */
+	char *symlink;	  /* drivefs_symlink to set, or NULL */
+	bool symlink_del; /* ...or delete it */
 	int64_t size;
 	uint64_t data_gen;
-	bool have_xxh;			/* Drive's hash, at snapshot time */
+	bool have_xxh; /* Drive's hash, at snapshot time */
 	uint8_t old_xxh[HASH_LEN];
-	uint8_t xxh[HASH_LEN];		/* of the bytes sent */
+	uint8_t xxh[HASH_LEN]; /* of the bytes sent */
 	bool hashed;
-	bool content_same;		/* the bytes were Drive's already */
-	char path[1024];		/* for logs */
+	bool content_same; /* the bytes were Drive's already */
+	char path[1024];   /* for logs */
 };
 
 static void job_release(struct job *j)
@@ -327,7 +327,8 @@ static int upload(struct cache *c, struct job *j, const struct drive_meta *m,
 	if (!create && j->have_xxh && !memcmp(j->xxh, j->old_xxh, HASH_LEN)) {
 		/* Same bytes as Drive's: send the metadata alone, if any. */
 		j->content_same = true;
-		if (j->p.flags & (PLAN_NAME | PLAN_MOVE | PLAN_MTIME | PLAN_PROPS))
+		if (j->p.flags &
+		    (PLAN_NAME | PLAN_MOVE | PLAN_MTIME | PLAN_PROPS))
 			rc = drive_files_update(c->d, j->id, m, res, err);
 		goto out;
 	}
@@ -492,8 +493,8 @@ static void fail_locked(struct cache *c, struct job *j, int rc,
 	int64_t backoff;
 
 	/* A 404 about this file (not, say, the folder of a move). */
-	bool gone = rc == -ENOENT && m && j->id[0] &&
-		    strstr(err->message, j->id);
+	bool gone =
+	    rc == -ENOENT && m && j->id[0] && strstr(err->message, j->id);
 
 	if (gone && j->p.op == PLAN_TRASH) {
 		apply_locked(c, j, NULL); /* already gone: as good as trashed */
@@ -508,13 +509,16 @@ static void fail_locked(struct cache *c, struct job *j, int rc,
 		 */
 		m->r.exists = false;
 		tree_set_id_locked(t, m, "");
+		m->c.dirty = m->kind != NODE_DIR; /* the bytes go again */
 		if (m->kind == NODE_DIR || tree_content_whole_locked(m)) {
-			log_warn(SUB, "'%s' (%s) is gone from Drive: creating "
-				      "it again",
+			log_warn(SUB,
+				 "'%s' (%s) is gone from Drive: creating "
+				 "it again",
 				 j->path, j->id);
 		} else if (m->l.parent) {
-			log_warn(SUB, "'%s' (%s) is gone from Drive: removing "
-				      "it here",
+			log_warn(SUB,
+				 "'%s' (%s) is gone from Drive: removing "
+				 "it here",
 				 j->path, j->id);
 			tree_detach_locked(t, m);
 			m->l.deleted = true;
@@ -533,15 +537,15 @@ static void fail_locked(struct cache *c, struct job *j, int rc,
 	n->s.last_fail_ms = clock_mono_ms();
 	backoff = MIN((int64_t)1000 << MIN(n->s.fails - 1, 6), RETRY_MAX_MS);
 	n->s.retry_ms = clock_mono_ms() + backoff;
-	if (rc == -ECANCELED && c->sync_stop)
-		return;
+	if (rc == -ECANCELED)
+		return; /* shutting down: http_cancel_all() */
 	if (err->http_status || err->curl_code || err->reason[0])
 		drive_err_str(err, why, sizeof(why));
 	else
 		snprintf(why, sizeof(why), "%s", strerror(-rc));
 	if (n->s.fails == 1)
-		log_err(SUB, "%s of '%s' (%s) failed: %s; retrying in %" PRId64
-			     " s",
+		log_err(SUB,
+			"%s of '%s' (%s) failed: %s; retrying in %" PRId64 " s",
 			plan_op_name(j->p.op), j->path, j->id[0] ? j->id : "-",
 			why, backoff / 1000);
 	else
@@ -573,7 +577,8 @@ static int ensure_bytes_locked(struct cache *c, struct node *n)
 	if (tree_content_whole_locked(n))
 		return 0;
 	if (n->c.dirty || !n->r.exists) {
-		log_err(SUB, "bytes of '%s' are not in the cache: not uploading",
+		log_err(SUB,
+			"bytes of '%s' are not in the cache: not uploading",
 			tree_name_for_log(n));
 		return -EIO;
 	}
@@ -637,7 +642,6 @@ static void run_locked(struct cache *c, int w, struct node *n,
 	}
 done:
 	n->s.in_flight = false;
-	n->s.attempts++;
 	if (rc < 0) {
 		fail_locked(c, &j, rc, &err);
 	} else {
@@ -663,8 +667,7 @@ done:
 static bool ready_locked(struct cache *c, const struct node *n, int64_t now,
 			 int64_t *wake)
 {
-	if (n->c.open_writers && !n->l.deleted && !n->s.urgent &&
-	    !c->draining)
+	if (n->c.open_writers && !n->l.deleted && !n->s.urgent && !c->draining)
 		return false; /* release() notes it again */
 	if (now >= n->s.retry_ms)
 		return true;
@@ -687,7 +690,7 @@ static struct node *pick_locked(struct cache *c, struct plan *out,
 
 		if (n->s.due_ms > now && !c->draining) {
 			*wake = MIN(*wake, n->s.due_ms); /* sorted: the rest */
-			break;			       /* are later still */
+			break;				 /* are later still */
 		}
 		if (n->s.in_flight || id_busy_locked(c, n->id))
 			continue;

@@ -127,8 +127,9 @@ static void bury(struct tree *t, uint64_t ino)
 		uint64_t *v = realloc(t->dead, cap * sizeof(*v));
 
 		if (!v) {
-			log_warn(SUB, "cache file of inode %" PRIu64
-				      " left behind: out of memory",
+			log_warn(SUB,
+				 "cache file of inode %" PRIu64
+				 " left behind: out of memory",
 				 ino);
 			return;
 		}
@@ -401,8 +402,9 @@ void tree_unref_locked(struct tree *t, struct node *n)
 void tree_forget_locked(struct tree *t, struct node *n, uint64_t count)
 {
 	if (count > n->nlookup) {
-		log_warn(SUB, "forget of %" PRIu64 " lookups of inode %" PRIu64
-			      " that has %" PRIu64,
+		log_warn(SUB,
+			 "forget of %" PRIu64 " lookups of inode %" PRIu64
+			 " that has %" PRIu64,
 			 count, n->ino, n->nlookup);
 		count = n->nlookup;
 	}
@@ -413,7 +415,8 @@ void tree_forget_locked(struct tree *t, struct node *n, uint64_t count)
 void tree_maybe_free_locked(struct tree *t, struct node *n)
 {
 	if (n == t->root || n->l.parent || n->nlookup || n->refs ||
-	    list_linked(&n->s.pending) || n->s.in_flight || n->c.evicting)
+	    list_linked(&n->s.pending) || n->s.in_flight || n->c.evicting ||
+	    n->c.pins)
 		return;
 	node_free(t, n);
 }
@@ -426,7 +429,6 @@ bool tree_content_whole_locked(const struct node *n)
 void tree_touch_locked(struct node *n)
 {
 	n->l.ctime = now_ts();
-	n->gen++;
 }
 
 void tree_stat_locked(const struct node *n, struct stat *st)
@@ -591,7 +593,7 @@ static enum node_kind listed_kind(struct tree *t, const struct drive_file *f)
 		struct node *target = tree_by_id_locked(t, f->shortcut_target);
 
 		return target && !target->l.deleted ? NODE_SYMLINK
-						     : NODE_NATIVE;
+						    : NODE_NATIVE;
 	}
 	if (str_has_prefix(f->mime_type, DRIVE_MIME_GOOGLE_PREFIX))
 		return NODE_NATIVE;

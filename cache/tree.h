@@ -9,10 +9,12 @@
  * no other lock of the project is taken while holding it (http.c's and the
  * id pool's locks are taken only with it released). It is never held across
  * a drive_*() call, content I/O (read/write/fsync/unlink of cache files),
- * fuse_reply_*() or a wait other than pthread_cond_wait() on tree->cond.
- * Work that must block: take a reference (tree_ref_locked()), note the gen
- * counter you depend on, unlock, do it, relock, and apply the result only if
- * the counter is unchanged (STYLE.md section 5).
+ * fuse_reply_*() or any wait but on the condition variables that use it
+ * (tree->cond; the cache's sync_cond and fetch_cond, cache_i.h).
+ * Work that must block: take a reference (tree_ref_locked()), note the
+ * generation counter you depend on (c.data_gen for the bytes, c.epoch for
+ * the cached copy of them), unlock, do it, relock, and apply the result
+ * only if the counter is unchanged (STYLE.md section 5).
  *
  * Lifetime: a node lives while it is in the namespace (linked under a
  * parent), or the kernel holds lookups on it (nlookup), or we hold
@@ -50,24 +52,24 @@ enum node_kind {
 	NODE_FILE,
 	NODE_DIR,
 	NODE_SYMLINK,
-	NODE_NATIVE,	/* read-only stub: Google-native document, shortcut */
+	NODE_NATIVE, /* read-only stub: Google-native document, shortcut */
 };
 
 /* What the mount shows. */
 struct node_local {
-	struct node *parent;	/* NULL: root, or unlinked */
-	char *name;		/* Drive name (names_decode of dname) */
-	char *dname;		/* display name; NULL when unlinked */
+	struct node *parent; /* NULL: root, or unlinked */
+	char *name;	     /* Drive name (names_decode of dname) */
+	char *dname;	     /* display name; NULL when unlinked */
 	int64_t size;
 	struct timespec mtime, atime, ctime;
-	bool exec;		/* the executable bit (0755 vs 0644) */
-	char *symlink;		/* symlink target; NULL: not known yet */
-	char *mime;		/* NODE_NATIVE: Drive MIME type; else NULL */
+	bool exec;     /* the executable bit (0755 vs 0644) */
+	char *symlink; /* symlink target; NULL: not known yet */
+	char *mime;    /* NODE_NATIVE: Drive MIME type; else NULL */
 	char shortcut[DRIVE_ID_MAX + 1]; /* shortcut target id, or "" */
-	int64_t created_ms;	/* Drive createdTime (names_assign order) */
-	bool deleted;		/* unlinked: a tombstone */
-	bool local_only;	/* never uploaded (local_only.h), while it
-				   does not exist in Drive */
+	int64_t created_ms; /* Drive createdTime (names_assign order) */
+	bool deleted;	    /* unlinked: a tombstone */
+	bool local_only;    /* never uploaded (local_only.h), while it
+			       does not exist in Drive */
 };
 
 /* What Drive holds, as far as we know. Meaningful when exists. */
@@ -80,7 +82,7 @@ struct node_remote {
 	int64_t size;
 	int64_t mtime_ms;
 	bool exec;
-	char *symlink;		/* drivefs_symlink property, NULL if none */
+	char *symlink; /* drivefs_symlink property, NULL if none */
 };
 
 /* The bytes in the cache file content/<ino> (store.h). */
@@ -93,43 +95,41 @@ struct node_content {
 	bool have_xxh;		/* xxh is the xxh3-128 of what Drive holds */
 	uint8_t xxh[16];
 	char md5[DRIVE_MD5_HEX + 1]; /* remote md5 the present bytes are of */
-	int open_count;		/* open handles */
-	int open_writers;	/* of which opened for writing */
-	uint64_t epoch;		/* bumped when the bytes are replaced by
-				   something the kernel has not seen */
-	uint64_t kernel_epoch;	/* epoch at the last open */
-	struct list_head lru;	/* on tree->lru while the file has bytes */
-	int64_t bytes;		/* present bytes counted in cached_bytes */
-	bool has_file;		/* a cache file may exist (store_open) */
-	bool orphan;		/* the bytes belong to a Drive file this node
-				   no longer has the id of (the old target of
-				   a rename-over): never download more */
-	int evicting;		/* eviction is unlinking the file */
-	int fetch_err;		/* last download error, 0 after success */
+	int open_count;		     /* open handles */
+	int open_writers;	     /* of which opened for writing */
+	uint64_t epoch;		     /* bumped when the bytes are replaced by
+					something the kernel has not seen */
+	uint64_t kernel_epoch;	     /* epoch at the last open */
+	struct list_head lru;	     /* on tree->lru while the file has bytes */
+	int64_t bytes;		     /* present bytes counted in cached_bytes */
+	bool has_file;		     /* a cache file may exist (store_open) */
+	bool orphan;   /* the bytes belong to a Drive file this node
+			  no longer has the id of (the old target of
+			  a rename-over): never download more */
+	bool evicting; /* eviction is unlinking the file */
+	int pins;      /* I/O on the file outside a handle: not evictable */
 };
 
 /* Upload bookkeeping (sync.c). */
 struct node_sync {
 	struct list_head pending; /* on tree->pending while work remains */
-	struct list_head tomb;	/* on tree->tombs while pending and deleted */
-	bool in_flight;		/* a worker is pushing this node */
-	bool urgent;		/* fsync or drain: skip the delay */
-	int64_t due_ms;		/* writeback delay: not before this */
-	int64_t retry_ms;	/* after a failure: not before this */
-	int fails;		/* consecutive failures */
-	int last_err;		/* -errno of the last failure, 0 */
-	int64_t last_fail_ms;	/* monotonic time of it */
-	uint64_t attempts;	/* pushes finished (ok or not), for fsync */
+	struct list_head tomb;	  /* on tree->tombs while pending and deleted */
+	bool in_flight;		  /* a worker is pushing this node */
+	bool urgent;		  /* fsync: push now, even while open */
+	int64_t due_ms;		  /* writeback delay: not before this */
+	int64_t retry_ms;	  /* after a failure: not before this */
+	int fails;		  /* consecutive failures */
+	int last_err;		  /* -errno of the last failure, 0 */
+	int64_t last_fail_ms;	  /* monotonic time of it */
 };
 
 struct node {
-	uint64_t ino;		/* immutable */
-	enum node_kind kind;	/* immutable once the kernel can see it */
+	uint64_t ino;	     /* immutable */
+	enum node_kind kind; /* immutable once the kernel can see it */
 
 	char id[DRIVE_ID_MAX + 1]; /* Drive id, "" until one is assigned */
-	uint64_t nlookup;	/* kernel lookups (forget) */
-	int refs;		/* our own references */
-	uint64_t gen;		/* bumped on every local change */
+	uint64_t nlookup;	   /* kernel lookups (forget) */
+	int refs;		   /* our own references */
 
 	struct node_local l;
 	struct node_remote r;
@@ -140,9 +140,8 @@ struct node {
 	struct list_head children; /* live children, by sibling */
 	struct list_head sibling;
 	size_t n_children;
-	bool listed;		/* children are known (listed or created here) */
-	bool listing;		/* a listing is running */
-	int list_err;
+	bool listed;  /* children are known (listed or created here) */
+	bool listing; /* a listing is running */
 
 	struct hmap_node by_ino, by_id, by_name;
 };
@@ -154,9 +153,9 @@ struct node {
 struct tree_name {
 	const char *id;
 	const char *drive_name;
-	const char *mime;	/* NULL: ordinary file or folder */
+	const char *mime; /* NULL: ordinary file or folder */
 	int64_t created_ms;
-	char *display;		/* out: new (free()) */
+	char *display; /* out: new (free()) */
 };
 struct tree_naming {
 	/* names_assign(): distinct display names for one folder's children. */
@@ -183,7 +182,7 @@ struct tree {
 
 	struct list_head pending; /* nodes with sync work (sync.c) */
 	size_t n_pending;
-	struct list_head tombs;	/* the deleted ones among them */
+	struct list_head tombs; /* the deleted ones among them */
 	struct list_head lru;	/* nodes with cached bytes, oldest first */
 	int64_t cached_bytes;	/* sum of present bytes over all nodes */
 
@@ -268,7 +267,7 @@ void tree_take_dead_locked(struct tree *t, uint64_t **out, size_t *n);
 
 /* True when [0, size) of @n's content is present in the cache. */
 bool tree_content_whole_locked(const struct node *n);
-/* Mark a local change of @n's metadata: ctime now, gen++. */
+/* A local change of @n's metadata: ctime now. */
 void tree_touch_locked(struct node *n);
 
 /*

@@ -3,11 +3,11 @@
  * element embeds a struct hmap_node; the caller computes the 64-bit hash and
  * compares keys itself while walking hmap_first()/hmap_next().
  *
- * Invariants: nbuckets is a power of two (1 before the first growth); count is the number of nodes
- * inserted and not removed; a node is in at most one table. The table grows
- * when count exceeds nbuckets; a failed growth is not an error (chains just
- * get longer), so insertion never fails. A struct hmap must not be copied
- * or moved after hmap_init() (it may point into itself). No locking: the
+ * Invariants: nbuckets is a power of two (1 before the first growth); count is
+ * the number of nodes inserted and not removed; a node is in at most one table.
+ * The table grows when count exceeds nbuckets; a failed growth is not an error
+ * (chains just get longer), so insertion never fails. A struct hmap must not be
+ * copied or moved after hmap_init() (it may point into itself). No locking: the
  * owner's lock protects the table.
  */
 #ifndef COMMON_HMAP_H
@@ -21,10 +21,10 @@ struct hmap_node {
 };
 
 struct hmap {
-	struct hmap_node **buckets;	/* &one until the first growth */
+	struct hmap_node **buckets; /* &one until the first growth */
 	size_t nbuckets;
 	size_t count;
-	struct hmap_node *one;		/* the initial single bucket */
+	struct hmap_node *one; /* the initial single bucket */
 };
 
 void hmap_init(struct hmap *m);

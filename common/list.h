@@ -14,7 +14,10 @@ struct list_head {
 	struct list_head *next, *prev;
 };
 
-#define LIST_HEAD_INIT(name) {&(name), &(name)}
+#define LIST_HEAD_INIT(name)                                                   \
+	{                                                                      \
+		&(name), &(name)                                               \
+	}
 
 static inline void list_init(struct list_head *h)
 {
@@ -71,14 +74,14 @@ static inline void list_move_tail(struct list_head *e, struct list_head *h)
 }
 
 #define list_entry(ptr, type, member)                                          \
-	((type *)(void *)((char *)(ptr) - offsetof(type, member)))
+	((type *)(void *)((char *)(ptr)-offsetof(type, member)))
 
 #define list_for_each(pos, head)                                               \
 	for ((pos) = (head)->next; (pos) != (head); (pos) = (pos)->next)
 
 /* Safe against removal of @pos. */
 #define list_for_each_safe(pos, tmp, head)                                     \
-	for ((pos) = (head)->next, (tmp) = (pos)->next; (pos) != (head);      \
+	for ((pos) = (head)->next, (tmp) = (pos)->next; (pos) != (head);       \
 	     (pos) = (tmp), (tmp) = (pos)->next)
 
 #endif

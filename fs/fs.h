@@ -18,8 +18,8 @@
 #include "drive/drive.h"
 
 struct fs {
-	struct cache *cache;		/* owned by main.c */
-	double entry_timeout_s;		/* positive and negative entries */
+	struct cache *cache;	/* owned by main.c */
+	double entry_timeout_s; /* positive and negative entries */
 	double attr_timeout_s;
 };
 

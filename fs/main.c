@@ -62,7 +62,8 @@ static void usage_top(FILE *out)
 	      "\n"
 	      "drivefs mounts a Google Drive folder through the Drive v3 API,\n"
 	      "with a local write-back cache: edits land in the cache at disk\n"
-	      "speed and reach the same Drive file shortly after the last close.\n"
+	      "speed and reach the same Drive file shortly after the last "
+	      "close.\n"
 	      "\n",
 	      out);
 	fs_opts_usage(out);
@@ -79,7 +80,7 @@ struct daemon {
 	struct fs fs;
 	struct fuse_session *se;
 	bool mounted;
-	int ready_fd;			/* daemon mode: pipe to the parent */
+	int ready_fd; /* daemon mode: pipe to the parent */
 	char mountpoint[PATH_MAX];
 	char cache_dir[PATH_MAX];
 };
@@ -238,12 +239,12 @@ static int connect_drive(struct daemon *dm, struct drive_about *about,
 			"credentials (%s): %s\n",
 			dm->opts.api_url, path,
 			err.http_status || err.curl_code || err.reason[0]
-				? drive_err_str(&err, why, sizeof(why))
-				: strerror(-rc));
+			    ? drive_err_str(&err, why, sizeof(why))
+			    : strerror(-rc));
 		return rc;
 	}
-	rc = fs_root_resolve(dm->drive, dm->opts.root, about->root_id,
-			     root_id, why, sizeof(why));
+	rc = fs_root_resolve(dm->drive, dm->opts.root, about->root_id, root_id,
+			     why, sizeof(why));
 	if (rc < 0) {
 		fprintf(stderr, "drivefs: --root '%s': %s\n", dm->opts.root,
 			why[0] ? why : strerror(-rc));
@@ -346,6 +347,10 @@ static int mount_fuse(struct daemon *dm)
 			dm->opts.fuse_opts ? dm->opts.fuse_opts : "");
 		return -EINVAL;
 	}
+	/* From now on a signal ends the session loop (at once if it comes
+	 * before the loop runs), so a mount is never left behind. */
+	if (fuse_set_signal_handlers(dm->se) != 0)
+		return -EIO;
 	rc = fuse_session_mount(dm->se, dm->mountpoint);
 	if (rc != 0) {
 		fprintf(stderr, "drivefs: mounting on '%s' failed\n",
@@ -373,8 +378,9 @@ static void *signal_main(void *arg)
 	while (sigwait(&s, &sig) == 0) {
 		if (__atomic_load_n(&drain_done, __ATOMIC_ACQUIRE))
 			break;
-		log_warn(SUB, "signal %d while uploading: giving up on the "
-			      "pending changes",
+		log_warn(SUB,
+			 "signal %d while uploading: giving up on the "
+			 "pending changes",
 			 sig);
 		cache_drain_abort(c);
 	}
@@ -393,8 +399,8 @@ static int finish(struct daemon *dm)
 		fuse_session_unmount(dm->se);
 		dm->mounted = false;
 	}
-	have_sig = pthread_create(&sig_thread, NULL, signal_main,
-				  dm->cache) == 0;
+	have_sig =
+	    pthread_create(&sig_thread, NULL, signal_main, dm->cache) == 0;
 	rc = cache_drain(dm->cache);
 	__atomic_store_n(&drain_done, 1, __ATOMIC_RELEASE);
 	if (have_sig) {
@@ -410,6 +416,7 @@ static int finish(struct daemon *dm)
 static void teardown(struct daemon *dm)
 {
 	if (dm->se) {
+		fuse_remove_signal_handlers(dm->se);
 		if (dm->mounted)
 			fuse_session_unmount(dm->se);
 		fuse_session_destroy(dm->se);
@@ -443,17 +450,13 @@ static int run(struct daemon *dm)
 	rc = mount_fuse(dm);
 	if (rc < 0)
 		return rc;
-	/* From now on a signal ends the session loop (at once if it came
-	 * before the loop started); teardown unmounts. */
-	if (fuse_set_signal_handlers(dm->se) != 0)
-		return -EIO;
 	block_signals(SIG_BLOCK); /* the cache's threads inherit the mask */
 	rc = cache_start(dm->cache);
 	block_signals(SIG_UNBLOCK);
 	if (rc < 0)
 		return rc;
-	log_info(SUB, "mounted Drive folder %s on '%s' (cache '%s')",
-		 root_id, dm->mountpoint, dm->cache_dir);
+	log_info(SUB, "mounted Drive folder %s on '%s' (cache '%s')", root_id,
+		 dm->mountpoint, dm->cache_dir);
 	daemonize_end(dm);
 	lc = fuse_loop_cfg_create();
 	if (!lc)
@@ -462,9 +465,11 @@ static int run(struct daemon *dm)
 	fuse_loop_cfg_set_idle_threads(lc, 4);
 	rc = fuse_session_loop_mt(dm->se, lc);
 	fuse_loop_cfg_destroy(lc);
-	fuse_remove_signal_handlers(dm->se);
-	if (rc != 0)
-		log_warn(SUB, "the FUSE session ended with %d", rc);
+	/* libfuse returns the signal that ended the loop, or -errno. */
+	if (rc > 0)
+		log_info(SUB, "signal %d: unmounting", rc);
+	else if (rc < 0)
+		log_warn(SUB, "the FUSE session failed: %s", strerror(-rc));
 	return finish(dm);
 }
 

@@ -86,7 +86,7 @@ static int decode(void *ctx, const char *display, const char *mime, char *out,
 }
 
 const struct tree_naming fs_naming = {
-	.assign = assign,
-	.decode = decode,
-	.ctx = NULL,
+    .assign = assign,
+    .decode = decode,
+    .ctx = NULL,
 };

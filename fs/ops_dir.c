@@ -105,8 +105,8 @@ void fs_op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
 		   const char *name)
 {
 	struct stat st;
-	int rc = cache_symlink(fs_from_req(req)->cache, parent, name, link,
-			       &st);
+	int rc =
+	    cache_symlink(fs_from_req(req)->cache, parent, name, link, &st);
 
 	if (rc < 0)
 		fs_reply_err(req, "symlink", parent, rc);
@@ -126,8 +126,7 @@ void fs_op_readlink(fuse_req_t req, fuse_ino_t ino)
 }
 
 void fs_op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
-		  fuse_ino_t newparent, const char *newname,
-		  unsigned int flags)
+		  fuse_ino_t newparent, const char *newname, unsigned int flags)
 {
 	int rc = cache_rename(fs_from_req(req)->cache, parent, name, newparent,
 			      newname, flags);
@@ -229,8 +228,7 @@ void fs_op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	readdir_common(req, size, off, fi, true);
 }
 
-void fs_op_releasedir(fuse_req_t req, fuse_ino_t ino,
-		      struct fuse_file_info *fi)
+void fs_op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	(void)ino;
 	cache_releasedir(fs_from_req(req)->cache,

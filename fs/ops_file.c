@@ -94,8 +94,8 @@ void fs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	int rc;
 
 	memset(&e, 0, sizeof(e));
-	rc = cache_create(fs->cache, parent, name, mode, fi->flags, &e.attr,
-			  &h);
+	rc =
+	    cache_create(fs->cache, parent, name, mode, fi->flags, &e.attr, &h);
 	if (rc < 0) {
 		fs_reply_err(req, "create", parent, rc);
 		return;
@@ -176,8 +176,8 @@ void fs_op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 void fs_op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 		 struct fuse_file_info *fi)
 {
-	int rc = cache_fsync(fs_from_req(req)->cache, ino, handle(fi),
-			     datasync);
+	int rc =
+	    cache_fsync(fs_from_req(req)->cache, ino, handle(fi), datasync);
 
 	if (rc < 0)
 		fs_reply_err(req, "fsync", ino, rc);

@@ -31,7 +31,7 @@ void fs_op_init(void *userdata, struct fuse_conn_info *conn)
 {
 	(void)userdata;
 	want(conn, FUSE_CAP_SPLICE_WRITE | FUSE_CAP_SPLICE_MOVE |
-			   FUSE_CAP_SPLICE_READ);
+		       FUSE_CAP_SPLICE_READ);
 	want(conn, FUSE_CAP_PARALLEL_DIROPS);
 	want(conn, FUSE_CAP_ASYNC_READ);
 	want(conn, FUSE_CAP_ATOMIC_O_TRUNC);

@@ -93,7 +93,8 @@ int fs_root_resolve(struct drive *d, const char *spec, const char *my_drive,
 			goto out;
 		}
 		if (!pick.id[0]) {
-			snprintf(why, whysz, "no folder '%s' in My Drive", spec);
+			snprintf(why, whysz, "no folder '%s' in My Drive",
+				 spec);
 			rc = -ENOENT;
 			goto out;
 		}

@@ -69,12 +69,12 @@ static void test_table(void)
 	rows[n++] = (struct row){"synced", synced_file(), PLAN_NONE, 0};
 
 	/* create: one request with the bytes, once the parent exists */
-	rows[n++] = (struct row){"new file", new_file(), PLAN_CREATE,
-				 PLAN_CONTENT};
+	rows[n++] =
+	    (struct row){"new file", new_file(), PLAN_CREATE, PLAN_CONTENT};
 	in = new_file();
 	in.parent_exists = false;
-	rows[n++] = (struct row){"new file, parent not in Drive yet", in,
-				 PLAN_WAIT, 0};
+	rows[n++] =
+	    (struct row){"new file, parent not in Drive yet", in, PLAN_WAIT, 0};
 	in = new_file();
 	in.is_dir = true;
 	in.attrs = false;
@@ -86,8 +86,7 @@ static void test_table(void)
 				 PLAN_CREATE, PLAN_CONTENT};
 	in = new_file();
 	in.local_only = true;
-	rows[n++] = (struct row){"local-only never created", in, PLAN_NONE,
-				 0};
+	rows[n++] = (struct row){"local-only never created", in, PLAN_NONE, 0};
 
 	/* create + delete before upload: nothing reaches Drive */
 	in = new_file();
@@ -102,8 +101,8 @@ static void test_table(void)
 	in = synced_file();
 	in.name = "c.py"; /* a.py -> b.py -> c.py */
 	in.parent_id = "Q";
-	rows[n++] = (struct row){"rename chain across folders", in,
-				 PLAN_UPDATE, PLAN_NAME | PLAN_MOVE};
+	rows[n++] = (struct row){"rename chain across folders", in, PLAN_UPDATE,
+				 PLAN_NAME | PLAN_MOVE};
 	in = synced_file();
 	in.name = "a.py"; /* a.py -> b.py -> a.py: back where it was */
 	rows[n++] = (struct row){"rename there and back", in, PLAN_NONE, 0};
@@ -117,8 +116,8 @@ static void test_table(void)
 	in.attrs = false;
 	in.parent_id = "Q";
 	in.parent_below = true;
-	rows[n++] = (struct row){"folder moved below its old child", in,
-				 PLAN_WAIT, 0};
+	rows[n++] =
+	    (struct row){"folder moved below its old child", in, PLAN_WAIT, 0};
 
 	/* content and attributes travel with the rename in one update */
 	in = synced_file();
@@ -156,8 +155,8 @@ static void test_table(void)
 				 PLAN_FORGET, 0};
 	in = synced_file();
 	in.deleted = true;
-	rows[n++] = (struct row){"rename-over: source was in Drive: trash",
-				 in, PLAN_TRASH, 0};
+	rows[n++] = (struct row){"rename-over: source was in Drive: trash", in,
+				 PLAN_TRASH, 0};
 
 	/* deleting a subtree: one trash of its top, after moves out */
 	in = synced_file();
@@ -166,13 +165,13 @@ static void test_table(void)
 	in.deleted = true;
 	rows[n++] = (struct row){"deleted folder", in, PLAN_TRASH, 0};
 	in.live_inside = true;
-	rows[n++] = (struct row){"deleted folder, a child moved out first",
-				 in, PLAN_WAIT, 0};
+	rows[n++] = (struct row){"deleted folder, a child moved out first", in,
+				 PLAN_WAIT, 0};
 	in = synced_file();
 	in.deleted = true;
 	in.covered = true;
-	rows[n++] = (struct row){"deleted inside a deleted folder", in,
-				 PLAN_WAIT, 0};
+	rows[n++] =
+	    (struct row){"deleted inside a deleted folder", in, PLAN_WAIT, 0};
 	in = synced_file();
 	in.deleted = true;
 	in.covered = true;

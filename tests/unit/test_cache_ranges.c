@@ -51,8 +51,9 @@ static void test_add_merges(void)
 	CHECK_INT(ranges_add(&r, 3, 55), 0); /* swallows everything */
 	CHECK_INT(r.n, 1);
 	render(&r, s);
-	CHECK_STR(s, "############################################################"
-		     "....");
+	CHECK_STR(s,
+		  "############################################################"
+		  "....");
 	CHECK_INT(ranges_add(&r, 7, 7), 0); /* empty: no-op */
 	CHECK_INT(r.n, 1);
 	ranges_release(&r);

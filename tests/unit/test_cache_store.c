@@ -12,8 +12,7 @@ static void test_evict_order(void)
 {
 	/* Oldest first. */
 	struct store_cand v[] = {
-		{100, false}, {50, true}, {200, false}, {300, false},
-		{10, false},
+	    {100, false}, {50, true}, {200, false}, {300, false}, {10, false},
 	};
 	bool ev[ARRAY_SIZE(v)];
 

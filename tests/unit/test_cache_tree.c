@@ -19,7 +19,8 @@ static int fake_assign(void *ctx, struct tree_name *e, size_t n)
 		char buf[300];
 
 		for (size_t k = 0; k < n; k++)
-			if (k != i && !strcmp(e[k].drive_name, e[i].drive_name) &&
+			if (k != i &&
+			    !strcmp(e[k].drive_name, e[i].drive_name) &&
 			    strcmp(e[k].id, e[i].id) < 0)
 				dup = true;
 		snprintf(buf, sizeof(buf), dup ? "%s~%s" : "%s",
