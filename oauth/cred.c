@@ -50,10 +50,7 @@ void cred_release(struct cred *c)
 	cred_init(c);
 }
 
-static void set_why(char *why, size_t whysz, const char *fmt, ...)
-    PRINTF_LIKE(3, 4);
-
-static void set_why(char *why, size_t whysz, const char *fmt, ...)
+void oauth_why(char *why, size_t whysz, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -78,16 +75,16 @@ static int get_field(json_t *obj, const char *key, bool required, char **out,
 	if (!v) {
 		if (!required)
 			return 0;
-		set_why(why, whysz, "field '%s' is missing", key);
+		oauth_why(why, whysz, "field '%s' is missing", key);
 		return -EINVAL;
 	}
 	if (!json_is_string(v)) {
-		set_why(why, whysz, "field '%s' is not a string", key);
+		oauth_why(why, whysz, "field '%s' is not a string", key);
 		return -EINVAL;
 	}
 	s = json_string_value(v);
 	if (!*s) {
-		set_why(why, whysz, "field '%s' is empty", key);
+		oauth_why(why, whysz, "field '%s' is empty", key);
 		return -EINVAL;
 	}
 	*out = strdup(s);
@@ -139,7 +136,7 @@ static int parse_service_account(json_t *root, struct cred *c, char *why,
 	if (rc < 0)
 		return rc;
 	if (!strstr(c->private_key_pem, "-----BEGIN ")) {
-		set_why(why, whysz, "field 'private_key' is not a PEM key");
+		oauth_why(why, whysz, "field 'private_key' is not a PEM key");
 		return -EINVAL;
 	}
 	/* Without a key id the JWT simply has no "kid": Google accepts it. */
@@ -159,33 +156,33 @@ int cred_parse(const char *json, size_t len, struct cred *out, char *why,
 	int rc;
 
 	cred_init(out);
-	set_why(why, whysz, "%s", "");
+	oauth_why(why, whysz, "%s", "");
 	if (len > OAUTH_JSON_MAX) {
-		set_why(why, whysz, "larger than %d bytes", OAUTH_JSON_MAX);
+		oauth_why(why, whysz, "larger than %d bytes", OAUTH_JSON_MAX);
 		rc = -EINVAL;
 		goto out;
 	}
 	/* Rejects trailing garbage, NUL bytes in strings, duplicate keys. */
 	root = json_loadb(json, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (!root) {
-		set_why(why, whysz, "not valid JSON (line %d, column %d)",
+		oauth_why(why, whysz, "not valid JSON (line %d, column %d)",
 			jerr.line, jerr.column);
 		rc = -EINVAL;
 		goto out;
 	}
 	if (!json_is_object(root)) {
-		set_why(why, whysz, "not a JSON object");
+		oauth_why(why, whysz, "not a JSON object");
 		rc = -EINVAL;
 		goto out;
 	}
 	type = json_object_get(root, "type");
 	if (!type) {
-		set_why(why, whysz, "field 'type' is missing");
+		oauth_why(why, whysz, "field 'type' is missing");
 		rc = -EINVAL;
 		goto out;
 	}
 	if (!json_is_string(type)) {
-		set_why(why, whysz, "field 'type' is not a string");
+		oauth_why(why, whysz, "field 'type' is not a string");
 		rc = -EINVAL;
 		goto out;
 	}
@@ -195,7 +192,7 @@ int cred_parse(const char *json, size_t len, struct cred *out, char *why,
 		rc = parse_service_account(root, out, why, whysz);
 	} else {
 		printable(shown, sizeof(shown), json_string_value(type));
-		set_why(why, whysz,
+		oauth_why(why, whysz,
 			"unsupported credential type '%s' (want authorized_user"
 			" or service_account)",
 			shown);
@@ -232,20 +229,20 @@ int cred_load(const char *path, struct cred *out, char *why, size_t whysz)
 	int fd = -1, rc;
 
 	cred_init(out);
-	set_why(why, whysz, "%s", "");
+	oauth_why(why, whysz, "%s", "");
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0) {
 		rc = -errno;
-		set_why(why, whysz, "cannot open: %s", strerror(-rc));
+		oauth_why(why, whysz, "cannot open: %s", strerror(-rc));
 		goto out;
 	}
 	if (fstat(fd, &st) < 0) {
 		rc = -errno;
-		set_why(why, whysz, "cannot stat: %s", strerror(-rc));
+		oauth_why(why, whysz, "cannot stat: %s", strerror(-rc));
 		goto out;
 	}
 	if (!S_ISREG(st.st_mode)) {
-		set_why(why, whysz, "not a regular file");
+		oauth_why(why, whysz, "not a regular file");
 		rc = -EINVAL;
 		goto out;
 	}
@@ -262,14 +259,14 @@ int cred_load(const char *path, struct cred *out, char *why, size_t whysz)
 			continue;
 		if (n < 0) {
 			rc = -errno;
-			set_why(why, whysz, "cannot read: %s", strerror(-rc));
+			oauth_why(why, whysz, "cannot read: %s", strerror(-rc));
 			goto out;
 		}
 		if (n == 0)
 			break;
 		len += (size_t)n;
 		if (len > OAUTH_JSON_MAX) {
-			set_why(why, whysz, "larger than %d bytes",
+			oauth_why(why, whysz, "larger than %d bytes",
 				OAUTH_JSON_MAX);
 			rc = -EFBIG;
 			goto out;

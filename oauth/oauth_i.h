@@ -30,6 +30,9 @@
  * @key is appended as is (callers pass literals). Returns 0, -E2BIG or
  * -ENOMEM; @b may hold a partial pair on failure.
  */
+/* snprintf into @why (a failure reason for the user) when it is non-NULL. */
+void oauth_why(char *why, size_t whysz, const char *fmt, ...) PRINTF_LIKE(3, 4);
+
 int oauth_form_add(struct buf *b, const char *key, const char *value);
 
 /*

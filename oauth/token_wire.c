@@ -65,20 +65,6 @@ int oauth_form_add(struct buf *b, const char *key, const char *value)
 	return rc;
 }
 
-static void set_why(char *why, size_t whysz, const char *fmt, ...)
-    PRINTF_LIKE(3, 4);
-
-static void set_why(char *why, size_t whysz, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!why || !whysz)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(why, whysz, fmt, ap);
-	va_end(ap);
-}
-
 /* Wipe jansson's copy of a secret string member before json_decref(). */
 static void wipe_member(json_t *obj, const char *key)
 {
@@ -107,38 +93,38 @@ int oauth_token_reply_parse(const char *body, size_t len, char **tok,
 
 	*tok = NULL;
 	*expires_in_s = -1;
-	set_why(why, whysz, "%s", "");
+	oauth_why(why, whysz, "%s", "");
 	if (len > OAUTH_JSON_MAX) {
-		set_why(why, whysz, "token reply larger than %d bytes",
+		oauth_why(why, whysz, "token reply larger than %d bytes",
 			OAUTH_JSON_MAX);
 		goto out;
 	}
 	root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (!root) {
 		/* Not jerr.text: it quotes the input, which holds the token. */
-		set_why(why, whysz,
+		oauth_why(why, whysz,
 			"token reply is not valid JSON (line %d, column %d)",
 			jerr.line, jerr.column);
 		goto out;
 	}
 	if (!json_is_object(root)) {
-		set_why(why, whysz, "token reply is not a JSON object");
+		oauth_why(why, whysz, "token reply is not a JSON object");
 		goto out;
 	}
 	v = json_object_get(root, "access_token");
 	if (!v) {
-		set_why(why, whysz, "token reply has no access_token");
+		oauth_why(why, whysz, "token reply has no access_token");
 		goto out;
 	}
 	if (!json_is_string(v)) {
-		set_why(why, whysz,
+		oauth_why(why, whysz,
 			"token reply: access_token is not a string");
 		goto out;
 	}
 	n = json_string_length(v);
 	if (n == 0 || n > OAUTH_TOKEN_MAX ||
 	    !visible_ascii(json_string_value(v), n)) {
-		set_why(why, whysz,
+		oauth_why(why, whysz,
 			"token reply: access_token is empty, longer than %d "
 			"bytes or not visible ASCII",
 			OAUTH_TOKEN_MAX);
@@ -146,21 +132,21 @@ int oauth_token_reply_parse(const char *body, size_t len, char **tok,
 	}
 	v = json_object_get(root, "token_type");
 	if (v && !json_is_string(v)) {
-		set_why(why, whysz, "token reply: token_type is not a string");
+		oauth_why(why, whysz, "token reply: token_type is not a string");
 		goto out;
 	}
 	if (v && strcasecmp(json_string_value(v), "Bearer")) {
-		set_why(why, whysz, "token reply: token_type is not Bearer");
+		oauth_why(why, whysz, "token reply: token_type is not Bearer");
 		goto out;
 	}
 	v = json_object_get(root, "expires_in");
 	if (v && !json_is_integer(v)) {
-		set_why(why, whysz,
+		oauth_why(why, whysz,
 			"token reply: expires_in is not an integer");
 		goto out;
 	}
 	if (v && json_integer_value(v) < 0) {
-		set_why(why, whysz, "token reply: expires_in is negative");
+		oauth_why(why, whysz, "token reply: expires_in is negative");
 		goto out;
 	}
 	if (v)
