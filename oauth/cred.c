@@ -166,7 +166,7 @@ int cred_parse(const char *json, size_t len, struct cred *out, char *why,
 	root = json_loadb(json, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (!root) {
 		oauth_why(why, whysz, "not valid JSON (line %d, column %d)",
-			jerr.line, jerr.column);
+			  jerr.line, jerr.column);
 		rc = -EINVAL;
 		goto out;
 	}
@@ -192,10 +192,11 @@ int cred_parse(const char *json, size_t len, struct cred *out, char *why,
 		rc = parse_service_account(root, out, why, whysz);
 	} else {
 		printable(shown, sizeof(shown), json_string_value(type));
-		oauth_why(why, whysz,
-			"unsupported credential type '%s' (want authorized_user"
-			" or service_account)",
-			shown);
+		oauth_why(
+		    why, whysz,
+		    "unsupported credential type '%s' (want authorized_user"
+		    " or service_account)",
+		    shown);
 		rc = -EINVAL;
 	}
 out:
@@ -267,7 +268,7 @@ int cred_load(const char *path, struct cred *out, char *why, size_t whysz)
 		len += (size_t)n;
 		if (len > OAUTH_JSON_MAX) {
 			oauth_why(why, whysz, "larger than %d bytes",
-				OAUTH_JSON_MAX);
+				  OAUTH_JSON_MAX);
 			rc = -EFBIG;
 			goto out;
 		}

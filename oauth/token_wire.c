@@ -96,15 +96,15 @@ int oauth_token_reply_parse(const char *body, size_t len, char **tok,
 	oauth_why(why, whysz, "%s", "");
 	if (len > OAUTH_JSON_MAX) {
 		oauth_why(why, whysz, "token reply larger than %d bytes",
-			OAUTH_JSON_MAX);
+			  OAUTH_JSON_MAX);
 		goto out;
 	}
 	root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (!root) {
 		/* Not jerr.text: it quotes the input, which holds the token. */
 		oauth_why(why, whysz,
-			"token reply is not valid JSON (line %d, column %d)",
-			jerr.line, jerr.column);
+			  "token reply is not valid JSON (line %d, column %d)",
+			  jerr.line, jerr.column);
 		goto out;
 	}
 	if (!json_is_object(root)) {
@@ -118,21 +118,22 @@ int oauth_token_reply_parse(const char *body, size_t len, char **tok,
 	}
 	if (!json_is_string(v)) {
 		oauth_why(why, whysz,
-			"token reply: access_token is not a string");
+			  "token reply: access_token is not a string");
 		goto out;
 	}
 	n = json_string_length(v);
 	if (n == 0 || n > OAUTH_TOKEN_MAX ||
 	    !visible_ascii(json_string_value(v), n)) {
 		oauth_why(why, whysz,
-			"token reply: access_token is empty, longer than %d "
-			"bytes or not visible ASCII",
-			OAUTH_TOKEN_MAX);
+			  "token reply: access_token is empty, longer than %d "
+			  "bytes or not visible ASCII",
+			  OAUTH_TOKEN_MAX);
 		goto out;
 	}
 	v = json_object_get(root, "token_type");
 	if (v && !json_is_string(v)) {
-		oauth_why(why, whysz, "token reply: token_type is not a string");
+		oauth_why(why, whysz,
+			  "token reply: token_type is not a string");
 		goto out;
 	}
 	if (v && strcasecmp(json_string_value(v), "Bearer")) {
@@ -142,7 +143,7 @@ int oauth_token_reply_parse(const char *body, size_t len, char **tok,
 	v = json_object_get(root, "expires_in");
 	if (v && !json_is_integer(v)) {
 		oauth_why(why, whysz,
-			"token reply: expires_in is not an integer");
+			  "token reply: expires_in is not an integer");
 		goto out;
 	}
 	if (v && json_integer_value(v) < 0) {
