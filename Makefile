@@ -37,7 +37,7 @@ TEST_TOOLS := $(patsubst %.c,$(B)/%,$(wildcard tests/tools/*.c))
 .SECONDARY:
 
 .PHONY: all test unit integ asan asan-canary deps install demo clean \
-	format check-deps lint bench
+	format check-deps lint bench fuzz
 all: $(PROGS) $(TEST_TOOLS)
 
 $(B)/%.o: %.c
@@ -104,6 +104,19 @@ asan-canary:
 	$(CC) $(SAN) -o build/canary/c build/canary/c.c
 	@if build/canary/c 2>/dev/null; then echo "ASan missed the canary"; exit 1; \
 	else echo "ASan caught the canary"; fi
+
+# libFuzzer targets for the parsers (tests/fuzz/fuzz_*.c), FUZZ_SECONDS each.
+FUZZ_SECONDS ?= 30
+FUZZ_SRCS := $(wildcard common/*.c drive/*.c)
+fuzz:
+	@mkdir -p build/fuzz
+	@for f in tests/fuzz/fuzz_*.c; do \
+		t=build/fuzz/$$(basename $$f .c); \
+		clang -g -O1 -fsanitize=fuzzer,address,undefined $(CPPFLAGS) \
+			-o $$t $$f $(FUZZ_SRCS) $(LDLIBS) || exit 1; \
+		mkdir -p $$t.corpus; \
+		$$t -max_total_time=$(FUZZ_SECONDS) $$t.corpus || exit 1; \
+	done
 
 # Include lines must follow the layer graph in STYLE.md section 1.
 check-deps:
