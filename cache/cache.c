@@ -180,6 +180,7 @@ void cache_free(struct cache *c)
 {
 	if (!c)
 		return;
+	cache_poll_free(c);
 	if (c->t_ready) {
 		fetch_stop(c);
 		sync_stop(c);

@@ -65,6 +65,31 @@ void cache_drain_abort(struct cache *c);
 /* Stop every thread and free everything. */
 void cache_free(struct cache *c);
 
+/*
+ * Change polling (poll.c, docs/SEMANTICS.md "Change polling"). fs/ supplies
+ * the kernel invalidations; they are called from the poll thread with no
+ * lock held, never from a FUSE request.
+ */
+struct cache_notify {
+	/* The kernel's entry @name in folder @parent is stale. */
+	void (*inval_entry)(void *ctx, uint64_t parent, const char *name);
+	/* The attributes and page cache of @ino are stale. */
+	void (*inval_inode)(void *ctx, uint64_t ino);
+	void *ctx;
+};
+/*
+ * Take the changes start token (blocks on Drive) for polling every
+ * @interval_ms (0: no polling, returns 0). Call before the root is first
+ * listed. Returns 0 or -errno (logged).
+ */
+int cache_poll_prepare(struct cache *c, int64_t interval_ms);
+/* Start the "drivefs-poll" thread; @nf is copied (NULL: no kernel
+ * notifications). A no-op without cache_poll_prepare(). */
+int cache_poll_start(struct cache *c, const struct cache_notify *nf);
+/* Stop the thread and wait for it (prompt: it waits on a condvar). Call
+ * before the FUSE session the callbacks use goes away. Idempotent. */
+void cache_poll_stop(struct cache *c);
+
 /* Nodes with pending sync work (queued, waiting or uploading). */
 size_t cache_pending(struct cache *c);
 

@@ -78,6 +78,9 @@ struct cache {
 	int n_fetch_threads;
 	bool fetch_stop;
 
+	/* Change poller (poll.c), NULL when not polling. */
+	struct poller *poll;
+
 	/* statfs (attr.c). */
 	pthread_mutex_t about_lock;
 	struct drive_about about;
@@ -167,5 +170,8 @@ int sync_wait_node_locked(struct cache *c, struct node *n);
 const char *sync_state_locked(const struct node *n);
 int sync_start(struct cache *c);
 void sync_stop(struct cache *c);
+
+/* poll.c: stop the poller (cache_poll_stop()) and free it. */
+void cache_poll_free(struct cache *c);
 
 #endif

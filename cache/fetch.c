@@ -178,9 +178,16 @@ static bool unclaimed_gap(const struct node *n, int64_t off, int64_t end,
 	return false;
 }
 
-/* Bytes of @n can come from Drive (it has them and ours are not newer). */
+/*
+ * Bytes of @n can come from Drive (it has them and ours are not newer),
+ * and they are of the version the present bytes are of: a file that
+ * changed in Drive while open keeps its old bytes until the last close
+ * (poll.c), and must never be completed with the new version's.
+ */
 static bool fetchable(const struct node *n)
 {
+	if (n->c.present.n && n->c.md5[0] && strcmp(n->c.md5, n->r.md5))
+		return false;
 	return n->r.exists && n->id[0] && !n->c.dirty;
 }
 

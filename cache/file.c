@@ -107,9 +107,11 @@ static int open_locked(struct cache *c, struct node *n, int flags,
 		n->c.open_writers++;
 	if (n->kind == NODE_NATIVE)
 		goto done;
-	/* Bytes of an older Drive version are of no use. */
-	if (!n->c.dirty && n->c.present.n && n->r.exists && n->r.md5[0] &&
-	    strcmp(n->c.md5, n->r.md5)) {
+	/* Bytes of an older Drive version are of no use, unless another
+	 * handle still reads them (the version stays until the last close:
+	 * poll.c). */
+	if (!n->c.dirty && n->c.open_count == 1 && n->c.present.n &&
+	    n->r.exists && n->r.md5[0] && strcmp(n->c.md5, n->r.md5)) {
 		fetch_wait_idle_locked(c, n);
 		ranges_clear(&n->c.present);
 		n->c.have_xxh = false;
@@ -381,6 +383,17 @@ void cache_release(struct cache *c, struct cache_handle *h)
 		/* The writeback delay runs from the last close. */
 		if (!n->c.open_writers)
 			sync_note_locked(c, n);
+	}
+	/* The poller kept the size of the version the readers had open
+	 * (poll.c): the last close takes Drive's. */
+	if (!n->c.open_count && n->kind == NODE_FILE && !n->c.dirty &&
+	    !list_linked(&n->s.pending) && !n->s.in_flight && n->r.exists &&
+	    n->r.md5[0] && n->c.md5[0] && strcmp(n->c.md5, n->r.md5)) {
+		n->l.size = MAX(n->r.size, 0);
+		if (n->r.mtime_ms >= 0) {
+			n->l.mtime.tv_sec = n->r.mtime_ms / 1000;
+			n->l.mtime.tv_nsec = (n->r.mtime_ms % 1000) * 1000000;
+		}
 	}
 	tree_unref_locked(&c->t, n);
 	tree_unlock(&c->t);

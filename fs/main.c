@@ -21,6 +21,9 @@
  *   drivefs-fetch-N cache/fetch.c readahead (4): Drive downloads, cache-file
  *                   writes, the tree lock.
  *   drivefs-ids     cache/idpool.c: files.generateIds refills.
+ *   drivefs-poll    cache/poll.c: changes.list every --poll-interval, the
+ *                   tree lock per change, then kernel invalidations
+ *                   (fuse_lowlevel_notify_inval_*) with no lock held.
  *   drivefs-signal  only while draining: a second SIGTERM/SIGINT aborts it.
  * Token refreshes (oauth/token.c) run on whichever thread needs a token.
  * SIGTERM/SIGINT/SIGHUP are blocked in our own threads (they inherit the
@@ -35,6 +38,7 @@
 #include "common/compat.h"
 
 #include <fcntl.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <pthread.h>
 #include <signal.h>
@@ -319,7 +323,33 @@ static int start_cache(struct daemon *dm, const char *root_id,
 		return rc;
 	}
 	cache_set_about(dm->cache, about);
+	/* Before the root's first listing, so no change is missed. */
+	rc = cache_poll_prepare(dm->cache, dm->opts.poll_interval_ms);
+	if (rc < 0) {
+		fprintf(stderr, "drivefs: Drive changes: %s\n", strerror(-rc));
+		return rc;
+	}
 	return 0;
+}
+
+/* The poller's kernel invalidations (cache_notify); ctx is the session. */
+static void notify_entry(void *ctx, uint64_t parent, const char *name)
+{
+	int rc =
+	    fuse_lowlevel_notify_inval_entry(ctx, parent, name, strlen(name));
+
+	if (rc < 0 && rc != -ENOENT)
+		log_debug(SUB, "invalidating entry '%s' failed: %s", name,
+			  strerror(-rc));
+}
+
+static void notify_inode(void *ctx, uint64_t ino)
+{
+	int rc = fuse_lowlevel_notify_inval_inode(ctx, ino, 0, 0);
+
+	if (rc < 0 && rc != -ENOENT)
+		log_debug(SUB, "invalidating inode %" PRIu64 " failed: %s", ino,
+			  strerror(-rc));
 }
 
 static int mount_fuse(struct daemon *dm)
@@ -395,6 +425,7 @@ static int finish(struct daemon *dm)
 	int rc;
 
 	block_signals(SIG_BLOCK);
+	cache_poll_stop(dm->cache); /* it notifies through the session */
 	if (dm->mounted) {
 		fuse_session_unmount(dm->se);
 		dm->mounted = false;
@@ -415,6 +446,7 @@ static int finish(struct daemon *dm)
 
 static void teardown(struct daemon *dm)
 {
+	cache_poll_stop(dm->cache);
 	if (dm->se) {
 		fuse_remove_signal_handlers(dm->se);
 		if (dm->mounted)
@@ -452,6 +484,11 @@ static int run(struct daemon *dm)
 		return rc;
 	block_signals(SIG_BLOCK); /* the cache's threads inherit the mask */
 	rc = cache_start(dm->cache);
+	if (rc == 0) {
+		struct cache_notify nf = {notify_entry, notify_inode, dm->se};
+
+		rc = cache_poll_start(dm->cache, &nf);
+	}
 	block_signals(SIG_UNBLOCK);
 	if (rc < 0)
 		return rc;
