@@ -35,13 +35,7 @@ static void wait_ms(struct idpool *p, int64_t ms)
 {
 	struct timespec ts;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	ts.tv_sec += ms / 1000;
-	ts.tv_nsec += (ms % 1000) * 1000000;
-	if (ts.tv_nsec >= 1000000000) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000;
-	}
+	clock_mono_timespec_after(ms, &ts);
 	pthread_cond_timedwait(&p->cond, &p->lock, &ts);
 }
 

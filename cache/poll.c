@@ -374,13 +374,7 @@ static void *poll_main(void *arg)
 	pthread_setname_np(pthread_self(), "drivefs-poll");
 	pthread_mutex_lock(&p->lock);
 	while (!p->stop) {
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		ts.tv_sec += p->interval_ms / 1000;
-		ts.tv_nsec += (p->interval_ms % 1000) * 1000000;
-		if (ts.tv_nsec >= 1000000000) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000;
-		}
+		clock_mono_timespec_after(p->interval_ms, &ts);
 		while (!p->stop &&
 		       pthread_cond_timedwait(&p->cond, &p->lock, &ts) == 0)
 			;

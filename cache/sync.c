@@ -737,13 +737,7 @@ static void wait_sync_locked(struct cache *c, int64_t wake)
 	}
 	if (left <= 0)
 		return;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	ts.tv_sec += left / 1000;
-	ts.tv_nsec += (left % 1000) * 1000000;
-	if (ts.tv_nsec >= 1000000000) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000;
-	}
+	clock_mono_timespec_after(left, &ts);
 	pthread_cond_timedwait(&c->sync_cond, &c->t.lock, &ts);
 }
 

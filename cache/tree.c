@@ -79,13 +79,7 @@ void tree_wait_until_locked(struct tree *t, int64_t deadline_ms)
 	if (left <= 0)
 		return;
 	/* t->cond runs on CLOCK_MONOTONIC (tree_init). */
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	ts.tv_sec += left / 1000;
-	ts.tv_nsec += (left % 1000) * 1000000;
-	if (ts.tv_nsec >= 1000000000) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000;
-	}
+	clock_mono_timespec_after(left, &ts);
 	pthread_cond_timedwait(&t->cond, &t->lock, &ts);
 }
 

@@ -50,6 +50,19 @@ void clock_fake_off(void)
 	fake.on = false;
 }
 
+void clock_mono_timespec_after(int64_t ms, struct timespec *ts)
+{
+	clock_gettime(CLOCK_MONOTONIC, ts);
+	if (ms < 0)
+		ms = 0;
+	ts->tv_sec += (time_t)(ms / 1000);
+	ts->tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (ts->tv_nsec >= 1000000000L) {
+		ts->tv_sec++;
+		ts->tv_nsec -= 1000000000L;
+	}
+}
+
 int clock_rfc3339_format(int64_t wall_ms, char *out, size_t outsz)
 {
 	time_t secs = (time_t)(wall_ms / 1000);
@@ -99,10 +112,9 @@ int clock_rfc3339_parse(const char *s, int64_t *wall_ms)
 	time_t t;
 
 	if (digits(&p, 4, &y) || expect(&p, '-') || digits(&p, 2, &mo) ||
-	    expect(&p, '-') || digits(&p, 2, &d) ||
-	    (*p != 'T' && *p != 't') || !++p || digits(&p, 2, &h) ||
-	    expect(&p, ':') || digits(&p, 2, &mi) || expect(&p, ':') ||
-	    digits(&p, 2, &sec))
+	    expect(&p, '-') || digits(&p, 2, &d) || (*p != 'T' && *p != 't') ||
+	    !++p || digits(&p, 2, &h) || expect(&p, ':') ||
+	    digits(&p, 2, &mi) || expect(&p, ':') || digits(&p, 2, &sec))
 		return -EINVAL;
 	if (*p == '.') {
 		int scale = 100;

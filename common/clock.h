@@ -19,11 +19,21 @@ void clock_fake_advance(int64_t ms);
 void clock_fake_off(void);
 
 /*
- * Format @wall_ms as RFC 3339 UTC with milliseconds ("2026-11-22T10:00:00.123Z")
- * into @out (at least 25 bytes). Returns 0 or -EINVAL.
+ * Set @ts to @ms from now on the REAL CLOCK_MONOTONIC (never the fake clock),
+ * for pthread_cond_timedwait() on a condition variable created with
+ * pthread_condattr_setclock(CLOCK_MONOTONIC).
+ */
+struct timespec;
+void clock_mono_timespec_after(int64_t ms, struct timespec *ts);
+
+/*
+ * Format @wall_ms as RFC 3339 UTC with milliseconds
+ * ("2026-11-22T10:00:00.123Z") into @out (at least 25 bytes). Returns 0 or
+ * -EINVAL.
  */
 int clock_rfc3339_format(int64_t wall_ms, char *out, size_t outsz);
-/* Parse RFC 3339 ("...Z" or "+hh:mm", fraction optional). Returns 0 or -EINVAL. */
+/* Parse RFC 3339 ("...Z" or "+hh:mm", fraction optional). Returns 0 or -EINVAL.
+ */
 int clock_rfc3339_parse(const char *s, int64_t *wall_ms);
 
 #endif

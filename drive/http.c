@@ -833,13 +833,7 @@ static int wait_ms(struct http *h, int64_t ms)
 	struct timespec ts;
 	bool cancelled;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	ts.tv_sec += (time_t)(ms / 1000);
-	ts.tv_nsec += (long)(ms % 1000) * 1000000L;
-	if (ts.tv_nsec >= 1000000000L) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000L;
-	}
+	clock_mono_timespec_after(ms, &ts);
 	pthread_mutex_lock(&h->lock);
 	while (!h->cancelled && ms > 0) {
 		if (pthread_cond_timedwait(&h->cond, &h->lock, &ts) ==

@@ -3,6 +3,8 @@
  */
 #include "common/compat.h"
 
+#include <time.h>
+
 #include "common/buf.h"
 #include "common/clock.h"
 #include "common/log.h"
@@ -19,7 +21,7 @@ static void test_buf_bounds(void)
 	CHECK_INT(buf_printf(&b, "%d", 123), 0);
 	CHECK_STR(buf_cstr(&b), "abcd123");
 	CHECK_INT(buf_append_str(&b, "xy"), -E2BIG);
-	CHECK_STR(buf_cstr(&b), "abcd123");	/* unchanged on failure */
+	CHECK_STR(buf_cstr(&b), "abcd123"); /* unchanged on failure */
 	CHECK_INT(buf_append_str(&b, "z"), 0);
 	CHECK_INT(b.len, 8);
 	buf_reset(&b);
@@ -50,17 +52,21 @@ static void test_rfc3339(void)
 		const char *in;
 		int64_t ms;
 	} ok[] = {
-		{"1970-01-01T00:00:00Z", 0},
-		{"1970-01-01T00:00:00.000Z", 0},
-		{"2026-11-22T10:00:00.123Z", 1795341600123LL},
-		{"2026-11-22T11:00:00.123+01:00", 1795341600123LL},
-		{"2026-11-22T10:00:00.1234567Z", 1795341600123LL},
-		{"2026-11-22t10:00:00z", 1795341600000LL},
+	    {"1970-01-01T00:00:00Z", 0},
+	    {"1970-01-01T00:00:00.000Z", 0},
+	    {"2026-11-22T10:00:00.123Z", 1795341600123LL},
+	    {"2026-11-22T11:00:00.123+01:00", 1795341600123LL},
+	    {"2026-11-22T10:00:00.1234567Z", 1795341600123LL},
+	    {"2026-11-22t10:00:00z", 1795341600000LL},
 	};
 	static const char *const bad[] = {
-		"", "2026-11-22", "2026-11-22T10:00:00", "2026-13-01T00:00:00Z",
-		"2026-11-22T10:00:00.Z", "2026-11-22T10:00:00Zjunk",
-		"20261122T100000Z",
+	    "",
+	    "2026-11-22",
+	    "2026-11-22T10:00:00",
+	    "2026-13-01T00:00:00Z",
+	    "2026-11-22T10:00:00.Z",
+	    "2026-11-22T10:00:00Zjunk",
+	    "20261122T100000Z",
 	};
 	char out[32];
 	int64_t ms;
@@ -86,6 +92,24 @@ static void test_fake_clock(void)
 	CHECK_INT(clock_wall_ms(), 5250);
 	clock_fake_off();
 	CHECK(clock_wall_ms() > 1700000000000LL);
+}
+
+static void test_mono_timespec(void)
+{
+	struct timespec before, ts;
+	int64_t b, t;
+
+	clock_fake_set(0,
+		       0); /* must not affect it: condvars use the real clock */
+	clock_gettime(CLOCK_MONOTONIC, &before);
+	clock_mono_timespec_after(1999, &ts);
+	clock_fake_off();
+	CHECK(ts.tv_nsec >= 0 && ts.tv_nsec < 1000000000L);
+	b = (int64_t)before.tv_sec * 1000 + before.tv_nsec / 1000000;
+	t = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	CHECK(t - b >= 1999 && t - b < 1999 + 1000);
+	clock_mono_timespec_after(-5, &ts); /* past deadlines: now */
+	CHECK(ts.tv_nsec >= 0 && ts.tv_nsec < 1000000000L);
 }
 
 static void test_log_spec(void)
@@ -130,6 +154,7 @@ int main(void)
 	test_buf_detach();
 	test_rfc3339();
 	test_fake_clock();
+	test_mono_timespec();
 	test_log_spec();
 	test_str();
 	return unit_report();
