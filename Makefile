@@ -107,7 +107,7 @@ asan-canary:
 
 # libFuzzer targets for the parsers (tests/fuzz/fuzz_*.c), FUZZ_SECONDS each.
 FUZZ_SECONDS ?= 30
-FUZZ_SRCS := $(wildcard common/*.c drive/*.c)
+FUZZ_SRCS := $(wildcard common/*.c drive/*.c oauth/*.c)
 fuzz:
 	@mkdir -p build/fuzz
 	@for f in tests/fuzz/fuzz_*.c; do \
@@ -131,12 +131,30 @@ lint: check-deps
 	cppcheck --quiet --error-exitcode=1 --std=c11 -I. \
 		--suppress=missingIncludeSystem $(LIB_DIRS) tools
 
+# Binaries, man pages and the systemd user unit (drivefs@.service, with its
+# ExecStart pointing at $(PREFIX)/bin). DESTDIR stages a package.
+MANDIR ?= $(PREFIX)/share/man
+USERUNITDIR ?= $(PREFIX)/lib/systemd/user
 install: $(PROGS)
-	install -d $(DESTDIR)$(PREFIX)/bin
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(MANDIR)/man1 \
+		$(DESTDIR)$(USERUNITDIR)
 	install -m 0755 $(PROGS) $(DESTDIR)$(PREFIX)/bin/
+	install -m 0644 docs/drivefs.1 docs/drivefs-status.1 \
+		$(DESTDIR)$(MANDIR)/man1/
+	sed 's|@BINDIR@|$(PREFIX)/bin|g' tools/systemd/drivefs@.service \
+		> $(DESTDIR)$(USERUNITDIR)/drivefs@.service
+	chmod 0644 $(DESTDIR)$(USERUNITDIR)/drivefs@.service
 
 demo: deps all
 	@tools/demo.sh
+
+# Issue 8's workloads on the emulator (RTT_MS=50, BW=200 MB/s) against a local
+# directory; BENCH_SCALE=0.01 for a quick run, RCLONE=1 to add rclone mount.
+# Prints the table and writes bench/results.json (docs/PERFORMANCE.md).
+bench: all
+	RTT_MS="$(RTT_MS)" BW="$(BW)" BENCH_SCALE="$(BENCH_SCALE)" \
+		RCLONE="$(RCLONE)" DRIVEFS_BIN=$(abspath $(BIN)) \
+		$(PYTHON) tools/bench.py
 
 clean:
 	rm -rf build bin

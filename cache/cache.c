@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "cache/cache_i.h"
+#include "cache/conflict.h"
 #include "common/log.h"
 
 #define SUB "cache"
@@ -125,6 +126,7 @@ int cache_new(const struct cache_opts *o, struct drive *d, const char *root_id,
 	init_cond(&c->sync_cond);
 	init_cond(&c->fetch_cond);
 	pthread_mutex_init(&c->about_lock, NULL);
+	conflict_host_init(c, o->host);
 	c->dir = strdup(o->dir);
 	if (!c->dir)
 		goto fail;
@@ -145,6 +147,7 @@ int cache_new(const struct cache_opts *o, struct drive *d, const char *root_id,
 	if (rc < 0)
 		goto fail;
 	c->t_ready = true;
+	c->t.host = c->host;
 	step = "the content directory";
 	rc = store_init(&c->store, c->dir);
 	if (rc < 0)

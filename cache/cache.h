@@ -26,6 +26,13 @@ struct cache;
 struct cache_handle; /* an open file */
 struct cache_dir;    /* an open folder: a snapshot of its entries */
 
+/* What to do when a file changed both here and in Drive. */
+enum cache_conflict_policy {
+	CACHE_CONFLICT_KEEP_BOTH, /* remote keeps name + id, local a copy */
+	CACHE_CONFLICT_LOCAL_WINS,
+	CACHE_CONFLICT_REMOTE_WINS,
+};
+
 struct cache_opts {
 	const char *dir;  /* this mount's cache directory */
 	int64_t size_max; /* cap for clean cached bytes */
@@ -37,6 +44,8 @@ struct cache_opts {
 	const char *const *local_only; /* patterns (local_only.h) */
 	size_t n_local_only;
 	const struct tree_naming *naming; /* borrowed, outlives the cache */
+	enum cache_conflict_policy conflict;
+	const char *host; /* names conflict copies; NULL: gethostname() */
 	uid_t uid;			  /* owner shown for every file */
 	gid_t gid;
 };
@@ -92,6 +101,52 @@ void cache_poll_stop(struct cache *c);
 
 /* Nodes with pending sync work (queued, waiting or uploading). */
 size_t cache_pending(struct cache *c);
+
+/* ---- Control (drivefs-status --pause/--resume/--sync-now) ---- */
+
+/*
+ * Pause or resume background uploads. While paused nothing is pushed but
+ * what fsync() or the unmount drain asks for; changes keep queueing.
+ */
+void cache_pause(struct cache *c, bool paused);
+bool cache_paused(struct cache *c);
+/* Poll Drive for changes now and push every pending change without
+ * waiting for its writeback delay. */
+void cache_sync_now(struct cache *c);
+/* Wall-clock ms of the last successful poll, 0: none yet (or no poller). */
+int64_t cache_last_poll_wall_ms(struct cache *c);
+
+/* ---- Conflicts (conflict.c, docs/SEMANTICS.md "Conflicts") ---- */
+
+#define CACHE_CONFLICT_PATH_MAX 1024
+/* One conflict, as drivefs-status lists it. */
+struct cache_conflict {
+	char path[CACHE_CONFLICT_PATH_MAX]; /* the file that kept the name */
+	char copy[CACHE_CONFLICT_PATH_MAX]; /* the conflict copy, or "" */
+	/* "keep-both", "local-wins", "remote-wins", "remote-deleted",
+	 * "create-race", "create-race-same" (a twin with the same bytes
+	 * trashed): a static string. */
+	const char *kind;
+	int64_t wall_ms; /* when it was resolved */
+};
+/* The most recent conflicts (at most CACHE_CONFLICTS_KEPT), oldest
+ * first, into @out; returns how many were copied. */
+#define CACHE_CONFLICTS_KEPT 64
+size_t cache_conflicts(struct cache *c, struct cache_conflict *out,
+		       size_t max);
+/* How many conflicts were resolved since the mount (all, not just kept). */
+uint64_t cache_conflicts_total(struct cache *c);
+
+/* ---- Uploads in flight (for progress bars) ---- */
+
+struct cache_upload_progress {
+	char path[CACHE_CONFLICT_PATH_MAX];
+	int64_t done, total; /* bytes */
+	int64_t start_ms;    /* monotonic */
+};
+/* The uploads of content running now into @out; returns how many. */
+size_t cache_uploads(struct cache *c, struct cache_upload_progress *out,
+		     size_t max);
 
 /* Namespace. Functions that fill @st add one kernel lookup on success. */
 int cache_lookup(struct cache *c, uint64_t parent, const char *name,

@@ -70,6 +70,14 @@ struct cache {
 	bool sync_stop;
 	bool draining;
 	bool drain_abort;
+	bool paused; /* cache_pause() */
+	struct cache_upload_progress *sync_prog; /* per worker; total 0: idle */
+
+	/* Conflicts resolved (conflict.c), a ring. Protected by t.lock. */
+	struct cache_conflict conflicts[CACHE_CONFLICTS_KEPT];
+	size_t conflict_next;	  /* next slot to write */
+	uint64_t conflicts_total; /* ever recorded */
+	char host[64];		  /* names conflict copies */
 
 	/* Readahead workers (fetch.c). Protected by t.lock. */
 	pthread_cond_t fetch_cond;
@@ -86,6 +94,9 @@ struct cache {
 	struct drive_about about;
 	int64_t about_ms; /* monotonic; 0: never */
 	bool about_refreshing;
+
+	/* Hit rate for drivefs-status (status.c). Protected by t.lock. */
+	uint64_t reads_hit, reads_miss;
 };
 
 /* Helpers shared by the files of cache/. */
@@ -171,7 +182,35 @@ const char *sync_state_locked(const struct node *n);
 int sync_start(struct cache *c);
 void sync_stop(struct cache *c);
 
+/*
+ * status.c: count one access for the hit rate: an open of a small file
+ * (fetched whole) or a read of a large one; @hit: its bytes were cached.
+ */
+void cache_status_note_read_locked(struct cache *c, bool hit);
+
+/* twins.c: create races (two files of one name, one of them ours). */
+/* Settle @o's twin if @o is ours and the newer one. */
+void twins_check_locked(struct cache *c, struct node *o);
+/* The same for every child of @dir (after a listing). */
+void twins_check_dir_locked(struct cache *c, struct node *dir);
+/* ...for the children of @dir named @name (a change brought one). */
+void twins_check_name_locked(struct cache *c, struct node *dir,
+			     const char *name);
+
 /* poll.c: stop the poller (cache_poll_stop()) and free it. */
 void cache_poll_free(struct cache *c);
+/* Make the poller poll now (no-op without one). Any lock but t.lock. */
+void poll_wake(struct cache *c);
+/*
+ * Have the poller invalidate the kernel's entry @name of folder @ino (or
+ * inode @ino when @name is NULL) soon, from its thread: callers may hold
+ * t.lock (the poller's lock is taken after it, never before).
+ */
+void poll_queue_inval(struct cache *c, uint64_t ino, const char *name);
+/* Have the poller re-read Drive id @id and apply it as a change (its own
+ * thread, soon). Callers may hold t.lock. */
+void poll_queue_refresh(struct cache *c, const char *id);
+/* Have the poller list folder @ino again (a merge brought children). */
+void poll_queue_relist(struct cache *c, uint64_t ino);
 
 #endif

@@ -26,6 +26,7 @@
 
 #include "cache/cache_i.h"
 #include "cache/hash.h"
+#include "common/clock.h"
 #include "common/log.h"
 
 #define SUB "fetch"
@@ -42,8 +43,50 @@ static int apply_one(void *arg, const struct drive_file *f)
 
 	tree_lock(&lc->c->t);
 	rc = tree_apply_listed_locked(&lc->c->t, lc->dir, f);
+	if (rc == 0) {
+		struct node *n = tree_by_id_locked(&lc->c->t, f->id);
+
+		if (n)
+			n->list_gen = lc->dir->list_gen;
+	}
 	tree_unlock(&lc->c->t);
 	return rc;
+}
+
+/*
+ * After a listing of @dir (generation dir->list_gen): a clean child that
+ * Drive listed here before but not this time has left (a change we missed
+ * or skipped while it had local work): forget it, as the poller would.
+ */
+static void prune_unlisted_locked(struct cache *c, struct node *dir,
+				  int64_t start_ms)
+{
+	struct list_head *pos, *tmp;
+
+	list_for_each_safe(pos, tmp, &dir->children)
+	{
+		struct node *n = list_entry(pos, struct node, sibling);
+
+		/* Heard of after the listing began: newer than it. */
+		if (n->list_gen == dir->list_gen || n->r.seen_ms >= start_ms ||
+		    !n->id[0] ||
+		    !n->r.exists || strcmp(n->r.parent, dir->id) ||
+		    list_linked(&n->s.pending) || n->s.in_flight ||
+		    n->c.dirty || n->c.open_writers ||
+		    (n->kind == NODE_DIR && !list_empty(&n->children)))
+			continue;
+		log_debug(SUB, "'%s' (%s) is no longer in Drive's folder %s",
+			  tree_name_for_log(n), n->id, dir->id);
+		poll_queue_inval(c, dir->ino, n->l.dname);
+		tree_ref_locked(n);
+		tree_detach_locked(&c->t, n);
+		n->l.deleted = true;
+		n->r.exists = false;
+		tree_set_id_locked(&c->t, n, "");
+		n->c.orphan = true;
+		n->c.epoch++;
+		tree_unref_locked(&c->t, n);
+	}
 }
 
 int fetch_ensure_listed_locked(struct cache *c, struct node *dir)
@@ -52,6 +95,7 @@ int fetch_ensure_listed_locked(struct cache *c, struct node *dir)
 	char id[DRIVE_ID_MAX + 1];
 	struct drive_err err;
 	struct list_ctx lc = {c, dir};
+	int64_t start_ms;
 	int rc;
 
 	while (!dir->listed) {
@@ -64,6 +108,8 @@ int fetch_ensure_listed_locked(struct cache *c, struct node *dir)
 			break;
 		}
 		dir->listing = true;
+		dir->list_gen++;
+		start_ms = clock_mono_ms();
 		memcpy(id, dir->id, sizeof(id));
 		tree_ref_locked(dir);
 		tree_unlock(t);
@@ -74,8 +120,10 @@ int fetch_ensure_listed_locked(struct cache *c, struct node *dir)
 		if (rc == 0)
 			rc = tree_assign_names_locked(t, dir);
 		if (rc == 0) {
+			prune_unlisted_locked(c, dir, start_ms);
 			tree_settle_shortcuts_locked(t, dir);
 			dir->listed = true;
+			twins_check_dir_locked(c, dir);
 		}
 		tree_broadcast_locked(t);
 		tree_unref_locked(t, dir);
@@ -120,10 +168,12 @@ static int download_locked(struct cache *c, struct node *n, int64_t off,
 		rc = drive_files_read_fd(c->d, id, off, end - off, fd, off,
 					 &got, &err);
 		if (rc == 0 && got < end - off) {
+			/* Drive's file is shorter than we know it: it
+			 * changed (the caller looks again). */
 			drive_err_set(&err, 0, "shortRead",
 				      "got %" PRId64 " of %" PRId64 " bytes",
 				      got, end - off);
-			rc = -EIO;
+			rc = -ESTALE;
 		}
 		close(fd);
 	}
@@ -140,6 +190,9 @@ static int download_locked(struct cache *c, struct node *n, int64_t off,
 	if (rc == -ECANCELED) {
 		/* Shutdown cut a readahead short: expected, nothing lost. */
 		log_debug(SUB, "download of '%s' (%s) cancelled",
+			  tree_name_for_log(n), id);
+	} else if (rc == -ESTALE || rc == -ENOENT) {
+		log_debug(SUB, "download of '%s' (%s): it changed in Drive",
 			  tree_name_for_log(n), id);
 	} else if (rc < 0) {
 		char why[256];
@@ -191,17 +244,72 @@ static bool fetchable(const struct node *n)
 	return n->r.exists && n->id[0] && !n->c.dirty;
 }
 
+/*
+ * A download found Drive's file other than we know it (shorter, or gone):
+ * it changed and the poller has not told us yet. Read its metadata now and
+ * take the new version as the poller would, if nothing holds bytes of the
+ * old one. Returns 0 (try again), -ENOENT (gone from Drive) or -EIO.
+ */
+static int revalidate_locked(struct cache *c, struct node *n)
+{
+	struct tree *t = &c->t;
+	char id[DRIVE_ID_MAX + 1];
+	struct drive_file *f = NULL;
+	struct drive_err err;
+	int rc;
+
+	memcpy(id, n->id, sizeof(id));
+	drive_err_init(&err);
+	tree_unlock(t);
+	rc = drive_files_get(c->d, id, &f, &err);
+	tree_lock(t);
+	if (rc == 0 && f->trashed)
+		rc = -ENOENT;
+	if (rc < 0)
+		goto out;
+	rc = -EIO;
+	if (strcmp(n->id, id) || n->c.dirty || !n->l.parent ||
+	    n->c.fetching.n || n->c.pins || n->c.evicting) {
+		log_debug(SUB, "'%s' (%s) changed in Drive but is busy here",
+			  tree_name_for_log(n), id);
+		goto out; /* the poller sorts it out */
+	}
+	if (f->version == n->r.version && !strcmp(f->md5, n->r.md5) &&
+	    !strcmp(f->md5, n->c.md5) && f->size == n->l.size) {
+		log_debug(SUB, "'%s' (%s): Drive's version %" PRId64 " is the "
+			       "one we know",
+			  tree_name_for_log(n), id, f->version);
+		goto out; /* not a new version: a real short read */
+	}
+	log_debug(SUB, "'%s' (%s) changed in Drive (version %" PRId64 ")",
+		  tree_name_for_log(n), id, f->version);
+	n->c.epoch++;
+	n->c.have_xxh = false;
+	ranges_clear(&n->c.present);
+	store_account_locked(t, n);
+	rc = tree_adopt_remote_locked(t, n, n->l.parent, f);
+	n->c.md5[0] = '\0';
+	poll_queue_inval(c, n->ino, NULL);
+out:
+	drive_file_free(f);
+	return rc == -ENOENT || rc == 0 || rc == -ENOMEM ? rc : -EIO;
+}
+
 int fetch_ensure_range_locked(struct cache *c, struct node *n, int64_t off,
 			      int64_t end)
 {
 	struct tree *t = &c->t;
-	int64_t gs, ge;
-	int rc;
+	int64_t gs, ge, want = end;
+	int rc, tries = 0;
 
-	end = MIN(end, n->l.size);
+	end = MIN(want, n->l.size);
 	while (!ranges_covers(&n->c.present, off, end)) {
-		if (!fetchable(n))
+		if (!fetchable(n)) {
+			log_debug(SUB, "'%s' (%s): bytes %" PRId64 "-%" PRId64
+				       " are of no version Drive has",
+				  tree_name_for_log(n), n->id, off, end);
 			return -EIO; /* nothing can supply the bytes */
+		}
 		if (!unclaimed_gap(n, off, end, &gs, &ge)) {
 			tree_wait_locked(t); /* others are fetching the rest */
 			continue;
@@ -214,8 +322,12 @@ int fetch_ensure_range_locked(struct cache *c, struct node *n, int64_t off,
 		if (ranges_add(&n->c.fetching, gs, ge) < 0)
 			return -ENOMEM;
 		rc = download_locked(c, n, gs, ge, n->c.epoch);
+		if ((rc == -ESTALE || rc == -ENOENT) && tries++ < 3) {
+			rc = revalidate_locked(c, n);
+			end = MIN(want, n->l.size);
+		}
 		if (rc < 0)
-			return rc;
+			return rc == -ESTALE ? -EIO : rc;
 	}
 	return 0;
 }
@@ -247,46 +359,68 @@ void fetch_readahead_locked(struct cache *c, struct node *n, int64_t off,
 }
 
 /*
- * Record the hash of a file that just became whole from Drive, so a later
- * rewrite of the same bytes uploads nothing. Drops the lock to hash.
+ * A file that just became whole from Drive: check its MD5 against Drive's
+ * (ranges fetched while it changed in Drive would mix two versions), and
+ * record its hash, so a later rewrite of the same bytes uploads nothing.
+ * Drops the lock to hash. Returns 0, or -ESTALE when the bytes are not of
+ * the version we know (they are dropped).
  */
-static void hash_fetched_locked(struct cache *c, struct node *n)
+static int verify_fetched_locked(struct cache *c, struct node *n)
 {
 	uint64_t epoch = n->c.epoch;
 	int64_t size = n->l.size;
+	char md5[DRIVE_MD5_HEX + 1], want[DRIVE_MD5_HEX + 1];
 	uint8_t xxh[HASH_LEN];
 	int fd, rc;
 
 	if (n->c.have_xxh || n->c.dirty)
-		return;
+		return 0;
+	memcpy(want, n->c.md5, sizeof(want));
+	n->c.pins++; /* no eviction while the lock is dropped */
 	tree_unlock(&c->t);
 	fd = store_open(&c->store, n->ino, O_RDONLY);
 	rc = fd;
 	if (fd >= 0) {
 		rc = hash_fd(fd, size, xxh);
+		if (rc == 0 && want[0])
+			rc = hash_fd_md5(fd, size, md5);
 		close(fd);
 	}
 	tree_lock(&c->t);
-	if (rc == 0 && n->c.epoch == epoch && !n->c.dirty &&
-	    size == n->l.size) {
-		memcpy(n->c.xxh, xxh, sizeof(xxh));
-		n->c.have_xxh = true;
+	n->c.pins--;
+	if (rc < 0 || n->c.epoch != epoch || n->c.dirty || size != n->l.size)
+		return 0; /* changed meanwhile: whoever did it decides */
+	if (want[0] && strcmp(md5, want)) {
+		log_debug(SUB, "'%s' (%s): fetched bytes are not Drive's "
+			       "version %s: fetching again",
+			  tree_name_for_log(n), n->id, want);
+		n->c.epoch++;
+		ranges_clear(&n->c.present);
+		store_account_locked(&c->t, n);
+		return -ESTALE;
 	}
+	memcpy(n->c.xxh, xxh, sizeof(xxh));
+	n->c.have_xxh = true;
+	return 0;
 }
 
 int fetch_ensure_whole_locked(struct cache *c, struct node *n)
 {
-	int rc;
+	int rc, tries = 0;
 
-	if (tree_content_whole_locked(n))
-		return 0;
-	/* Big files: the workers fetch chunks in parallel with us. */
-	if (n->l.size > CACHE_FETCH_CHUNK)
-		fetch_readahead_locked(c, n, 0, n->l.size);
-	rc = fetch_ensure_range_locked(c, n, 0, n->l.size);
-	if (rc == 0 && n->l.size <= c->o.whole_max)
-		hash_fetched_locked(c, n);
-	return rc;
+	do {
+		if (tree_content_whole_locked(n))
+			return 0;
+		/* Big files: the workers fetch chunks in parallel with us. */
+		if (n->l.size > CACHE_FETCH_CHUNK)
+			fetch_readahead_locked(c, n, 0, n->l.size);
+		rc = fetch_ensure_range_locked(c, n, 0, n->l.size);
+		if (rc == 0 && n->l.size <= c->o.whole_max)
+			rc = verify_fetched_locked(c, n);
+		if (rc == -ESTALE && tries < 3)
+			rc = revalidate_locked(c, n);
+	} while (rc == 0 && tries++ < 3 && !tree_content_whole_locked(n));
+	return rc == -ESTALE ? -EIO : rc;
 }
 
 void fetch_wait_idle_locked(struct cache *c, struct node *n)

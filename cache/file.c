@@ -119,6 +119,7 @@ static int open_locked(struct cache *c, struct node *n, int flags,
 		store_account_locked(&c->t, n);
 	}
 	if (!trunc && n->l.size <= c->o.whole_max) {
+		cache_status_note_read_locked(c, tree_content_whole_locked(n));
 		rc = fetch_ensure_whole_locked(c, n);
 		if (rc < 0)
 			goto fail;
@@ -275,6 +276,9 @@ int cache_read(struct cache *c, struct cache_handle *h, int64_t off,
 		goto out;
 	if (n->l.size > c->o.whole_max && !n->c.dirty)
 		readahead_locked(c, h, off, end);
+	if (n->l.size > c->o.whole_max)
+		cache_status_note_read_locked(
+		    c, ranges_covers(&n->c.present, off, end));
 	if (!ranges_covers(&n->c.present, off, end)) {
 		if (n->c.orphan) {
 			rc = -EIO;

@@ -4,6 +4,7 @@
  */
 #include "common/compat.h"
 
+#include <openssl/evp.h>
 #include <unistd.h>
 #include <xxhash.h>
 
@@ -48,5 +49,41 @@ int hash_fd(int fd, int64_t size, uint8_t out[HASH_LEN])
 out:
 	free(buf);
 	XXH3_freeState(st);
+	return rc;
+}
+
+int hash_fd_md5(int fd, int64_t size, char out[33])
+{
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	unsigned char dig[EVP_MAX_MD_SIZE];
+	unsigned int len = 0;
+	char *buf = malloc(HASH_BLOCK);
+	int64_t off = 0;
+	int rc = 0;
+
+	if (!md || !buf || EVP_DigestInit_ex(md, EVP_md5(), NULL) != 1) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	while (off < size) {
+		size_t want = (size_t)MIN((int64_t)HASH_BLOCK, size - off);
+		ssize_t got = pread(fd, buf, want, off);
+
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got <= 0) {
+			rc = got < 0 ? -errno : -EIO;
+			goto out;
+		}
+		EVP_DigestUpdate(md, buf, (size_t)got);
+		off += got;
+	}
+	EVP_DigestFinal_ex(md, dig, &len);
+	for (unsigned int i = 0; i < len && i < 16; i++)
+		snprintf(out + 2 * i, 3, "%02x", dig[i]);
+	out[32] = '\0';
+out:
+	free(buf);
+	EVP_MD_CTX_free(md);
 	return rc;
 }

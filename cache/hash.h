@@ -16,4 +16,11 @@
  */
 int hash_fd(int fd, int64_t size, uint8_t out[HASH_LEN]);
 
+/*
+ * MD5 of bytes [0, @size) of @fd as 32 lowercase hex digits + NUL: Drive's
+ * md5Checksum, to tell whether Drive already holds these bytes. As
+ * hash_fd() otherwise.
+ */
+int hash_fd_md5(int fd, int64_t size, char out[33]);
+
 #endif

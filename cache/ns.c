@@ -433,7 +433,8 @@ static void adopt_tombstone_locked(struct cache *c, struct node *n)
 	{
 		struct node *old = list_entry(pos, struct node, s.tomb);
 
-		if (!old->r.exists || !old->r.name ||
+		/* A trash in flight may land any moment: too late. */
+		if (!old->r.exists || !old->r.name || old->s.in_flight ||
 		    strcmp(old->r.parent, dir->id) ||
 		    strcmp(old->r.name, n->l.name) || !can_take_over(n, old))
 			continue;

@@ -90,3 +90,30 @@ const char *plan_op_name(enum plan_op op)
 	}
 	return "?";
 }
+
+/* Drive's bytes differ from the base (by md5, else by version). */
+static bool remote_moved_on(const struct plan_check_in *in)
+{
+	if (in->base_md5[0] && in->remote_md5[0])
+		return strcmp(in->base_md5, in->remote_md5) != 0;
+	/* No checksums (never for blobs in Drive, but be safe): any new
+	 * version may be new bytes. */
+	return in->base_version < 0 || in->remote_version != in->base_version;
+}
+
+bool plan_check_needs_local_md5(const struct plan_check_in *in)
+{
+	return !in->remote_gone && remote_moved_on(in) && in->remote_md5[0];
+}
+
+enum plan_check plan_content_check(const struct plan_check_in *in)
+{
+	if (in->remote_gone)
+		return PLAN_CHECK_GONE;
+	if (!remote_moved_on(in))
+		return PLAN_CHECK_UPLOAD;
+	if (in->local_md5[0] && in->remote_md5[0] &&
+	    !strcmp(in->local_md5, in->remote_md5))
+		return PLAN_CHECK_SAME;
+	return PLAN_CHECK_CONFLICT;
+}

@@ -71,4 +71,26 @@ struct plan plan_node(const struct plan_in *in);
 /* "create", "update", ... for logs and tests. */
 const char *plan_op_name(enum plan_op op);
 
+/*
+ * Before uploading bytes edited from a base version of a Drive file, what
+ * Drive holds now decides (DESIGN.md "Two machines").
+ */
+struct plan_check_in {
+	const char *base_md5;	/* what the local bytes were edited from */
+	int64_t base_version;	/* -1: unknown */
+	bool remote_gone;	/* deleted or trashed in Drive */
+	const char *remote_md5; /* Drive's now ("" unknown) */
+	int64_t remote_version;
+	const char *local_md5; /* of the local bytes, "" when not computed */
+};
+enum plan_check {
+	PLAN_CHECK_UPLOAD,   /* Drive still has the base: upload in place */
+	PLAN_CHECK_SAME,     /* Drive already has the local bytes: clean */
+	PLAN_CHECK_CONFLICT, /* Drive has other bytes: a conflict */
+	PLAN_CHECK_GONE,     /* Drive lost the file: create it again */
+};
+/* Whether plan_content_check() needs local_md5 to decide. */
+bool plan_check_needs_local_md5(const struct plan_check_in *in);
+enum plan_check plan_content_check(const struct plan_check_in *in);
+
 #endif

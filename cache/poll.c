@@ -42,6 +42,11 @@ struct inval {
 	char *name;   /* NULL: an inode */
 };
 
+struct invals {
+	struct inval *v;
+	size_t n, cap;
+};
+
 struct poller {
 	struct cache *c;
 	struct cache_notify nf;
@@ -50,30 +55,36 @@ struct poller {
 	pthread_t thread;
 	bool running;
 
-	pthread_mutex_t lock; /* protects stop */
+	pthread_mutex_t lock; /* protects stop, wake, last_ok_wall_ms */
 	pthread_cond_t cond;
 	bool stop;
+	bool wake; /* poll_wake(): poll now */
+	int64_t last_ok_wall_ms;
+	struct invals queued; /* poll_queue_inval(), sent before a poll */
+	char (*refresh)[DRIVE_ID_MAX + 1]; /* poll_queue_refresh() */
+	size_t n_refresh, cap_refresh;
+	uint64_t *relist; /* poll_queue_relist() */
+	size_t n_relist, cap_relist;
 
 	/* Owned by the poll thread. */
-	struct inval *inv;
-	size_t n_inv, cap_inv;
+	struct invals inv;
 	bool failing; /* the last poll failed (warned once) */
 };
 
-static void add_inval(struct poller *p, uint64_t ino, const char *name)
+static void invals_add(struct invals *l, uint64_t ino, const char *name)
 {
 	struct inval *v;
 
-	if (p->n_inv == p->cap_inv) {
-		size_t cap = p->cap_inv ? p->cap_inv * 2 : 16;
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 16;
 
-		v = realloc(p->inv, cap * sizeof(*v));
+		v = realloc(l->v, cap * sizeof(*v));
 		if (!v)
 			return; /* attributes time out anyway */
-		p->inv = v;
-		p->cap_inv = cap;
+		l->v = v;
+		l->cap = cap;
 	}
-	v = &p->inv[p->n_inv];
+	v = &l->v[l->n];
 	v->ino = ino;
 	v->name = NULL;
 	if (name) {
@@ -81,15 +92,29 @@ static void add_inval(struct poller *p, uint64_t ino, const char *name)
 		if (!v->name)
 			return;
 	}
-	p->n_inv++;
+	l->n++;
 }
 
-static void flush_invals(struct poller *p)
+static void invals_release(struct invals *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		free(l->v[i].name);
+	free(l->v);
+	memset(l, 0, sizeof(*l));
+}
+
+static void add_inval(struct poller *p, uint64_t ino, const char *name)
+{
+	invals_add(&p->inv, ino, name);
+}
+
+/* Send the invalidations of @l (no lock held) and empty it. */
+static void send_invals(struct poller *p, struct invals *l)
 {
 	size_t i;
 
-	for (i = 0; i < p->n_inv; i++) {
-		struct inval *v = &p->inv[i];
+	for (i = 0; i < l->n; i++) {
+		struct inval *v = &l->v[i];
 
 		if (v->name && p->nf.inval_entry)
 			p->nf.inval_entry(p->nf.ctx, v->ino, v->name);
@@ -97,7 +122,81 @@ static void flush_invals(struct poller *p)
 			p->nf.inval_inode(p->nf.ctx, v->ino);
 		free(v->name);
 	}
-	p->n_inv = 0;
+	l->n = 0;
+}
+
+static void flush_invals(struct poller *p)
+{
+	struct invals q;
+
+	send_invals(p, &p->inv);
+	pthread_mutex_lock(&p->lock);
+	q = p->queued;
+	memset(&p->queued, 0, sizeof(p->queued));
+	pthread_mutex_unlock(&p->lock);
+	send_invals(p, &q);
+	invals_release(&q);
+}
+
+void poll_queue_refresh(struct cache *c, const char *id)
+{
+	struct poller *p = c->poll;
+
+	if (!p)
+		return;
+	pthread_mutex_lock(&p->lock);
+	if (p->n_refresh == p->cap_refresh) {
+		size_t cap = p->cap_refresh ? p->cap_refresh * 2 : 8;
+		void *v = realloc(p->refresh, cap * sizeof(*p->refresh));
+
+		if (!v) {
+			pthread_mutex_unlock(&p->lock);
+			return; /* a later change of it brings it anyway */
+		}
+		p->refresh = v;
+		p->cap_refresh = cap;
+	}
+	snprintf(p->refresh[p->n_refresh++], DRIVE_ID_MAX + 1, "%s", id);
+	p->wake = true;
+	pthread_cond_signal(&p->cond);
+	pthread_mutex_unlock(&p->lock);
+}
+
+void poll_queue_relist(struct cache *c, uint64_t ino)
+{
+	struct poller *p = c->poll;
+
+	if (!p)
+		return; /* the next lookup lists it */
+	pthread_mutex_lock(&p->lock);
+	if (p->n_relist == p->cap_relist) {
+		size_t cap = p->cap_relist ? p->cap_relist * 2 : 8;
+		uint64_t *v = realloc(p->relist, cap * sizeof(*v));
+
+		if (!v) {
+			pthread_mutex_unlock(&p->lock);
+			return;
+		}
+		p->relist = v;
+		p->cap_relist = cap;
+	}
+	p->relist[p->n_relist++] = ino;
+	p->wake = true;
+	pthread_cond_signal(&p->cond);
+	pthread_mutex_unlock(&p->lock);
+}
+
+void poll_queue_inval(struct cache *c, uint64_t ino, const char *name)
+{
+	struct poller *p = c->poll;
+
+	if (!p)
+		return; /* no poller: the kernel's timeouts do it */
+	pthread_mutex_lock(&p->lock);
+	invals_add(&p->queued, ino, name);
+	p->wake = true;
+	pthread_cond_signal(&p->cond);
+	pthread_mutex_unlock(&p->lock);
 }
 
 /* @n is linked and its chain reaches the root. */
@@ -184,6 +283,7 @@ static void gone(struct poller *p, struct node *n, const char *why)
 	if (n == p->c->t.root)
 		return;
 	if (subtree_busy(n)) {
+		n->s.remote_changed = true;
 		log_info(SUB,
 			 "'%s' (%s) was %s in Drive but has local changes: "
 			 "kept",
@@ -295,6 +395,7 @@ static int apply_change(void *arg, const struct drive_change *ch)
 				  tree_name_for_log(n), n->id);
 			if (n->l.dname)
 				add_inval(p, dir->ino, n->l.dname);
+			twins_check_name_locked(p->c, dir, f->name);
 		}
 		goto out;
 	}
@@ -303,6 +404,8 @@ static int apply_change(void *arg, const struct drive_change *ch)
 	if (has_work(n) || n->l.deleted) {
 		/* The syncer owns it; which side wins is the conflict step.
 		 * While it uploads, the change may be its own. */
+		if (!same_as_known(n, f))
+			n->s.remote_changed = true;
 		if (n->s.in_flight || same_as_known(n, f))
 			log_debug(SUB,
 				  "'%s' (%s) changed in Drive while "
@@ -329,6 +432,8 @@ static int apply_change(void *arg, const struct drive_change *ch)
 		goto out;
 	}
 	rc = update_known(p, n, dir, f);
+	if (rc == 0)
+		twins_check_name_locked(p->c, dir, f->name);
 out:
 	tree_broadcast_locked(t);
 	tree_unlock(t);
@@ -336,6 +441,65 @@ out:
 		log_warn(SUB, "applying the change of %s failed: %s",
 			 ch->file_id, strerror(-rc));
 	return 0; /* one bad change must not stop the rest */
+}
+
+/* Re-read the files poll_queue_refresh() asked for, as changes. */
+static void refresh_queued(struct poller *p)
+{
+	char(*ids)[DRIVE_ID_MAX + 1];
+	size_t n;
+
+	pthread_mutex_lock(&p->lock);
+	ids = p->refresh;
+	n = p->n_refresh;
+	p->refresh = NULL;
+	p->n_refresh = p->cap_refresh = 0;
+	pthread_mutex_unlock(&p->lock);
+	for (size_t i = 0; i < n; i++) {
+		struct drive_change ch;
+		struct drive_file *f = NULL;
+		struct drive_err err;
+		int rc;
+
+		drive_err_init(&err);
+		rc = drive_files_get(p->c->d, ids[i], &f, &err);
+		if (rc < 0 && rc != -ENOENT)
+			continue; /* its next change brings it */
+		memset(&ch, 0, sizeof(ch));
+		memcpy(ch.file_id, ids[i], sizeof(ch.file_id));
+		ch.removed = rc == -ENOENT;
+		ch.file = f;
+		apply_change(p, &ch);
+		drive_file_free(f);
+	}
+	free(ids);
+}
+
+/* List the folders poll_queue_relist() asked for. */
+static void relist_queued(struct poller *p)
+{
+	struct cache *c = p->c;
+	uint64_t *inos;
+	size_t n;
+
+	pthread_mutex_lock(&p->lock);
+	inos = p->relist;
+	n = p->n_relist;
+	p->relist = NULL;
+	p->n_relist = p->cap_relist = 0;
+	pthread_mutex_unlock(&p->lock);
+	tree_lock(&c->t);
+	for (size_t i = 0; i < n; i++) {
+		struct node *d = cache_get_locked(c, inos[i]);
+
+		if (!d)
+			continue;
+		if (d->kind == NODE_DIR && d->l.parent)
+			fetch_ensure_listed_locked(c, d);
+		tree_unref_locked(&c->t, d);
+	}
+	tree_unlock(&c->t);
+	free(inos);
 }
 
 static void poll_once(struct poller *p)
@@ -346,6 +510,9 @@ static void poll_once(struct poller *p)
 
 	drive_err_init(&err);
 	next[0] = '\0';
+	refresh_queued(p);
+	relist_queued(p);
+	flush_invals(p); /* the syncer's, queued since the last poll */
 	rc = drive_changes_list(p->c->d, p->token, apply_change, p, next,
 				sizeof(next), &err);
 	flush_invals(p);
@@ -362,6 +529,9 @@ static void poll_once(struct poller *p)
 	if (p->failing)
 		log_info(SUB, "polling Drive for changes works again");
 	p->failing = false;
+	pthread_mutex_lock(&p->lock);
+	p->last_ok_wall_ms = clock_wall_ms();
+	pthread_mutex_unlock(&p->lock);
 	if (next[0])
 		memcpy(p->token, next, sizeof(p->token));
 }
@@ -375,11 +545,12 @@ static void *poll_main(void *arg)
 	pthread_mutex_lock(&p->lock);
 	while (!p->stop) {
 		clock_mono_timespec_after(p->interval_ms, &ts);
-		while (!p->stop &&
+		while (!p->stop && !p->wake &&
 		       pthread_cond_timedwait(&p->cond, &p->lock, &ts) == 0)
 			;
 		if (p->stop)
 			break;
+		p->wake = false;
 		pthread_mutex_unlock(&p->lock);
 		poll_once(p);
 		pthread_mutex_lock(&p->lock);
@@ -454,17 +625,42 @@ void cache_poll_stop(struct cache *c)
 	memset(&p->nf, 0, sizeof(p->nf));
 }
 
+void poll_wake(struct cache *c)
+{
+	struct poller *p = c->poll;
+
+	if (!p)
+		return;
+	pthread_mutex_lock(&p->lock);
+	p->wake = true;
+	pthread_cond_signal(&p->cond);
+	pthread_mutex_unlock(&p->lock);
+}
+
+int64_t cache_last_poll_wall_ms(struct cache *c)
+{
+	struct poller *p = c->poll;
+	int64_t ms;
+
+	if (!p)
+		return 0;
+	pthread_mutex_lock(&p->lock);
+	ms = p->last_ok_wall_ms;
+	pthread_mutex_unlock(&p->lock);
+	return ms;
+}
+
 void cache_poll_free(struct cache *c)
 {
 	struct poller *p = c->poll;
-	size_t i;
 
 	if (!p)
 		return;
 	cache_poll_stop(c);
-	for (i = 0; i < p->n_inv; i++)
-		free(p->inv[i].name);
-	free(p->inv);
+	invals_release(&p->inv);
+	invals_release(&p->queued);
+	free(p->refresh);
+	free(p->relist);
 	pthread_cond_destroy(&p->cond);
 	pthread_mutex_destroy(&p->lock);
 	free(p);

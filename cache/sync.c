@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "cache/cache_i.h"
+#include "cache/conflict.h"
 #include "cache/hash.h"
 #include "cache/plan.h"
 #include "common/clock.h"
@@ -191,6 +192,12 @@ static void place_locked(struct cache *c, struct node *n, bool moved)
 		t->n_pending--;
 		tree_broadcast_locked(t);
 	}
+	if (n->s.remote_changed && n->id[0] && !n->c.dirty &&
+	    !n->c.open_writers && !n->l.deleted) {
+		/* Drive changed it while we had work: look at it again. */
+		n->s.remote_changed = false;
+		poll_queue_refresh(c, n->id);
+	}
 	n->s.urgent = false;
 	n->s.fails = 0;
 	n->s.last_err = 0;
@@ -229,6 +236,8 @@ const char *sync_state_locked(const struct node *n)
 /* ---- one push ---- */
 
 struct job {
+	struct cache *c;
+	int worker;
 	struct node *n; /* referenced */
 	struct plan p;
 	char id[DRIVE_ID_MAX + 1];
@@ -249,12 +258,19 @@ struct job {
 	bool hashed;
 	bool content_same; /* the bytes were Drive's already */
 	char path[1024];   /* for logs */
+	/* The content check before an update (check_remote()). */
+	char base_md5[DRIVE_MD5_HEX + 1]; /* what the bytes were edited from */
+	int64_t base_version;
+	enum plan_check verdict; /* PLAN_CHECK_UPLOAD unless checked */
+	bool local_wins;	 /* a conflict, uploaded over (--conflict) */
+	struct drive_file *remote; /* Drive's state at the check */
 };
 
 static void job_release(struct job *j)
 {
 	free(j->name);
 	free(j->symlink);
+	drive_file_free(j->remote);
 }
 
 /* Copy what the request needs out of the tree. Returns 0 or -ENOMEM. */
@@ -277,6 +293,8 @@ static int snapshot_locked(struct node *n, const struct plan *p, struct job *j)
 	j->data_gen = n->c.data_gen;
 	j->have_xxh = n->c.have_xxh;
 	memcpy(j->old_xxh, n->c.xxh, sizeof(j->old_xxh));
+	memcpy(j->base_md5, n->r.md5, sizeof(j->base_md5));
+	j->base_version = n->r.version;
 	tree_path_locked(n, j->path, sizeof(j->path));
 	j->name = n->l.name ? strdup(n->l.name) : NULL;
 	if (n->l.name && !j->name)
@@ -293,10 +311,15 @@ static int snapshot_locked(struct node *n, const struct plan *p, struct job *j)
 
 /* appProperties for the request into @props; returns how many. */
 static size_t job_props(const struct job *j, bool create,
-			struct drive_prop props[2])
+			struct drive_prop props[3])
 {
 	size_t n = 0;
 
+	if (create) {
+		props[n].key = TREE_PROP_HOST;
+		props[n].value = j->c->host;
+		n++;
+	}
 	if (!create || j->exec) {
 		props[n].key = (char *)TREE_PROP_MODE;
 		props[n].value = (char *)(j->exec ? "755" : "644");
@@ -308,6 +331,99 @@ static size_t job_props(const struct job *j, bool create,
 		n++;
 	}
 	return n;
+}
+
+/* drive_progress_cb: the worker's entry in c->sync_prog. */
+static void on_progress(void *ctx, int64_t done, int64_t total)
+{
+	struct job *j = ctx;
+	struct cache_upload_progress *pr = &j->c->sync_prog[j->worker];
+
+	tree_lock(&j->c->t);
+	pr->done = done;
+	pr->total = total;
+	tree_unlock(&j->c->t);
+}
+
+static void progress_begin(struct job *j)
+{
+	struct cache_upload_progress *pr = &j->c->sync_prog[j->worker];
+
+	tree_lock(&j->c->t);
+	snprintf(pr->path, sizeof(pr->path), "%s", j->path);
+	pr->done = 0;
+	pr->total = MAX(j->size, 1);
+	pr->start_ms = clock_mono_ms();
+	tree_unlock(&j->c->t);
+}
+
+static void progress_end(struct job *j)
+{
+	tree_lock(&j->c->t);
+	j->c->sync_prog[j->worker].total = 0;
+	tree_unlock(&j->c->t);
+}
+
+/*
+ * Before sending new bytes over Drive's: does Drive still hold the version
+ * they were edited from? Sets j->verdict (and j->remote). One files.get:
+ * Drive v3 has no conditional update, so a change landing between this
+ * check and the upload is overwritten (a window of one round trip).
+ */
+static int check_remote(struct cache *c, struct job *j, int fd,
+			struct drive_err *err)
+{
+	char local[DRIVE_MD5_HEX + 1] = "";
+	struct plan_check_in in;
+	int rc;
+
+	rc = drive_files_get(c->d, j->id, &j->remote, err);
+	if (rc == -ENOENT) {
+		drive_err_init(err);
+		j->verdict = PLAN_CHECK_GONE;
+		return 0;
+	}
+	if (rc < 0)
+		return rc;
+	in.base_md5 = j->base_md5;
+	in.base_version = j->base_version;
+	in.remote_gone = j->remote->trashed;
+	in.remote_md5 = j->remote->md5;
+	in.remote_version = j->remote->version;
+	in.local_md5 = local;
+	if (plan_check_needs_local_md5(&in)) {
+		rc = hash_fd_md5(fd, j->size, local);
+		if (rc < 0)
+			return rc;
+	}
+	j->verdict = plan_content_check(&in);
+	if (j->verdict == PLAN_CHECK_CONFLICT &&
+	    c->o.conflict == CACHE_CONFLICT_LOCAL_WINS) {
+		j->local_wins = true;
+		j->verdict = PLAN_CHECK_UPLOAD;
+	}
+	return 0;
+}
+
+/*
+ * Before trashing a file deleted here: an edit made elsewhere since the
+ * version we saw wins over our delete (nothing written is thrown away).
+ * Sets j->verdict: UPLOAD (trash it), GONE (already gone) or CONFLICT.
+ */
+static int check_trash(struct cache *c, struct job *j, struct drive_err *err)
+{
+	int rc = drive_files_get(c->d, j->id, &j->remote, err);
+
+	if (rc == -ENOENT || (rc == 0 && j->remote->trashed)) {
+		drive_err_init(err);
+		j->verdict = PLAN_CHECK_GONE;
+		return 0;
+	}
+	if (rc < 0)
+		return rc;
+	if (j->remote->md5[0] && strcmp(j->remote->md5, j->base_md5))
+		j->verdict = PLAN_CHECK_CONFLICT;
+	return 0;
 }
 
 /* Upload the cache file's bytes, with @m as metadata. */
@@ -332,14 +448,59 @@ static int upload(struct cache *c, struct job *j, const struct drive_meta *m,
 			rc = drive_files_update(c->d, j->id, m, res, err);
 		goto out;
 	}
+	if (!create) {
+		rc = check_remote(c, j, fd, err);
+		if (rc < 0 || j->verdict != PLAN_CHECK_UPLOAD)
+			goto out;
+	}
 	memset(&u, 0, sizeof(u));
 	u.update_id = create ? NULL : j->id;
 	u.meta = m;
 	u.fd = fd;
 	u.size = j->size;
+	u.progress = on_progress;
+	u.progress_ctx = j;
+	progress_begin(j);
 	rc = drive_files_upload(c->d, &u, res, err);
+	progress_end(j);
 out:
 	close(fd);
+	return rc;
+}
+
+/*
+ * An update, which moves the file when m->add_parent is set. Drive wants
+ * the parent it has now in removeParents; another client may have moved
+ * the file since we last heard (the poller keeps quiet about files with
+ * local work), which Drive refuses as "cannotAddParent": then ask Drive
+ * where the file is and send the move again once.
+ */
+static int update_moving(struct cache *c, struct job *j, struct drive_meta *m,
+			 struct drive_file **res, struct drive_err *err)
+{
+	bool content = j->p.flags & PLAN_CONTENT;
+	struct drive_file *now = NULL;
+	int rc;
+
+	rc = content ? upload(c, j, m, false, res, err)
+		     : drive_files_update(c->d, j->id, m, res, err);
+	if (rc == 0 || !m->add_parent || strcmp(err->reason, "cannotAddParent"))
+		return rc;
+	drive_err_init(err);
+	rc = drive_files_get(c->d, j->id, &now, err);
+	if (rc == 0 && now->parent[0]) {
+		log_debug(SUB, "'%s' (%s) was moved in Drive meanwhile: moving "
+			       "it from there",
+			  j->path, j->id);
+		memcpy(j->old_parent, now->parent, sizeof(j->old_parent));
+		m->remove_parent = j->old_parent;
+		drive_file_free(j->remote);
+		j->remote = NULL;
+		j->verdict = PLAN_CHECK_UPLOAD;
+		rc = content ? upload(c, j, m, false, res, err)
+			     : drive_files_update(c->d, j->id, m, res, err);
+	}
+	drive_file_free(now);
 	return rc;
 }
 
@@ -347,7 +508,7 @@ out:
 static int push(struct cache *c, struct job *j, struct drive_file **res,
 		struct drive_err *err)
 {
-	struct drive_prop props[2];
+	struct drive_prop props[3];
 	struct drive_meta m;
 	unsigned f = j->p.flags;
 
@@ -357,13 +518,13 @@ static int push(struct cache *c, struct job *j, struct drive_file **res,
 		m.id = j->id;
 		m.name = j->name;
 		m.parent = j->parent;
+		m.app_props = props;
+		m.n_app_props = job_props(j, true, props);
 		if (j->kind == NODE_DIR) {
 			m.mime_type = DRIVE_MIME_FOLDER;
 			return drive_files_create(c->d, &m, res, err);
 		}
 		m.modified_ms = j->mtime_ms;
-		m.app_props = props;
-		m.n_app_props = job_props(j, true, props);
 		return upload(c, j, &m, true, res, err);
 	case PLAN_UPDATE:
 		if (f & PLAN_NAME)
@@ -379,10 +540,14 @@ static int push(struct cache *c, struct job *j, struct drive_file **res,
 			m.app_props = props;
 			m.n_app_props = job_props(j, false, props);
 		}
-		if (f & PLAN_CONTENT)
-			return upload(c, j, &m, false, res, err);
-		return drive_files_update(c->d, j->id, &m, res, err);
+		return update_moving(c, j, &m, res, err);
 	case PLAN_TRASH:
+		if (j->kind != NODE_DIR && j->base_md5[0]) {
+			int rc = check_trash(c, j, err);
+
+			if (rc < 0 || j->verdict != PLAN_CHECK_UPLOAD)
+				return rc;
+		}
 		m.trashed = 1;
 		return drive_files_update(c->d, j->id, &m, res, err);
 	default:
@@ -426,6 +591,28 @@ static int set_str(char **dst, const char *src)
 	return 0;
 }
 
+/*
+ * Drive holds other bytes than the clean @n has cached: drop them (an
+ * open file keeps them until its last close, as with a polled change) and
+ * show Drive's size once it is closed.
+ */
+static void stale_bytes_locked(struct cache *c, struct node *n,
+			       const struct drive_file *res)
+{
+	n->s.remote_changed = true; /* the poller brings the rest */
+	if (n->c.open_count)
+		return;
+	if (res->size >= 0)
+		n->l.size = res->size;
+	n->c.epoch++;
+	n->c.have_xxh = false;
+	if (!n->c.pins && !n->c.evicting && !n->c.fetching.n) {
+		ranges_clear(&n->c.present);
+		store_account_locked(&c->t, n);
+	}
+	poll_queue_inval(c, n->ino, NULL);
+}
+
 /* Record in the tree what the successful push @j did. */
 static void apply_locked(struct cache *c, struct job *j,
 			 const struct drive_file *res)
@@ -441,9 +628,18 @@ static void apply_locked(struct cache *c, struct job *j,
 	if (j->p.op == PLAN_TRASH) {
 		bury_covered_locked(c, m);
 		m->r.exists = false;
+		if (m != n) {
+			/* A new file took the id over while it was being
+			 * trashed: it is created afresh, with a new id. */
+			tree_set_id_locked(t, m, "");
+			m->c.dirty = m->kind == NODE_FILE;
+			m->c.have_xxh = false;
+		}
 		return;
 	}
 	m->r.exists = true;
+	if (create || (f & (PLAN_NAME | PLAN_MOVE)))
+		m->s.placed_here = true; /* twins.c */
 	if (create || (f & PLAN_NAME))
 		set_str(&m->r.name, j->name);
 	if (create || (f & PLAN_MOVE))
@@ -455,7 +651,23 @@ static void apply_locked(struct cache *c, struct job *j,
 			set_str(&m->r.symlink, j->symlink);
 		}
 	}
+	if (create) {
+		m->r.by_drivefs = m->r.by_us = true; /* drivefs_host */
+		if (res && res->created_ms >= 0)
+			m->l.created_ms = res->created_ms;
+	}
+	if (res && !j->hashed && m->kind == NODE_FILE && res->md5[0] &&
+	    strcmp(res->md5, m->r.md5)) {
+		/* A metadata update's reply shows bytes someone else put in
+		 * Drive since we last looked. */
+		if (m->c.dirty) {
+			m->s.remote_changed = true;
+			return; /* r.* stays the base: the upload checks it */
+		}
+		stale_bytes_locked(c, m, res);
+	}
 	if (res) {
+		m->r.seen_ms = clock_mono_ms();
 		m->r.version = res->version;
 		if (res->md5[0])
 			memcpy(m->r.md5, res->md5, sizeof(m->r.md5));
@@ -525,6 +737,12 @@ static void fail_locked(struct cache *c, struct job *j, int rc,
 		}
 		return;
 	}
+	if (j->p.op == PLAN_CREATE && !strcmp(err->reason, "fileIdNotUsable") &&
+	    !strcmp(n->id, j->id)) {
+		/* Drive will not take this generated id (lost with a restart,
+		 * or expired): the next try takes a fresh one. */
+		tree_set_id_locked(t, n, "");
+	}
 	if (n->c.data_gen != j->data_gen && !n->l.deleted) {
 		/* The bytes changed under the upload (a truncate shortened the
 		 * file we were reading): not a failure, push the new state. */
@@ -552,6 +770,105 @@ static void fail_locked(struct cache *c, struct job *j, int rc,
 		log_debug(SUB, "%s of '%s' (%s) failed again (%d): %s",
 			  plan_op_name(j->p.op), j->path, j->id, n->s.fails,
 			  why);
+}
+
+/* The content check found Drive holding our bytes already: clean. */
+static void adopt_same_locked(struct cache *c, struct job *j)
+{
+	struct node *n = j->n;
+	const struct drive_file *f = j->remote;
+
+	(void)c;
+	n->r.version = f->version;
+	memcpy(n->r.md5, f->md5, sizeof(n->r.md5));
+	n->r.size = f->size;
+	memcpy(n->c.xxh, j->xxh, HASH_LEN);
+	n->c.have_xxh = true;
+	if (n->c.data_gen == j->data_gen) {
+		n->c.dirty = false;
+		n->c.synced_gen = n->c.data_gen;
+		memcpy(n->c.md5, f->md5, sizeof(n->c.md5));
+	}
+	n->s.remote_changed = true; /* its name may have changed too */
+	log_info(SUB, "'%s' (%s): Drive already holds these bytes", j->path,
+		 j->id);
+}
+
+/* The trash @j was sent, found done already, or lost to an edit. */
+static void settle_trash_locked(struct cache *c, struct job *j,
+				const struct drive_file *res)
+{
+	struct node *n = j->n;
+
+	if (j->verdict != PLAN_CHECK_CONFLICT ||
+	    tree_by_id_locked(&c->t, j->id) != n) {
+		apply_locked(c, j, res);
+		log_done(j);
+		return;
+	}
+	/* Edited elsewhere since we saw it: keep it, forget our delete and
+	 * have the poller bring the file back into view. */
+	conflict_record_locked(c, n, NULL, "edit-wins-over-delete");
+	tree_set_id_locked(&c->t, n, "");
+	n->r.exists = false;
+	poll_queue_refresh(c, j->id);
+}
+
+/* Record what the push @j did, or act on what its content check found. */
+static void settle_locked(struct cache *c, struct job *j,
+			  const struct drive_file *res)
+{
+	struct node *n = j->n;
+	/* A rename-over may have moved the id away meanwhile: then the
+	 * node's next push checks again. */
+	bool ours = tree_by_id_locked(&c->t, j->id) == n && n->l.parent;
+	int rc = 0;
+
+	if (j->p.op == PLAN_TRASH) {
+		settle_trash_locked(c, j, res);
+		return;
+	}
+	switch (j->verdict) {
+	case PLAN_CHECK_UPLOAD:
+		apply_locked(c, j, res);
+		if (j->local_wins)
+			conflict_record_locked(c, n, NULL, "local-wins");
+		if (j->remote && res && j->remote->version >= 0 &&
+		    res->version > j->remote->version + 1)
+			/* Drive v3 has no conditional update: a change that
+			 * lands between our check and our upload is
+			 * overwritten (it stays in Drive's revisions). */
+			log_info(SUB,
+				 "'%s' (%s) changed in Drive during the upload "
+				 "(version %" PRId64 " at the check, %" PRId64
+				 " after): an edit made meanwhile is only in "
+				 "Drive's revision history",
+				 j->path, j->id, j->remote->version,
+				 res->version);
+		log_done(j);
+		break;
+	case PLAN_CHECK_SAME:
+		if (ours)
+			adopt_same_locked(c, j);
+		break;
+	case PLAN_CHECK_GONE:
+		if (ours)
+			conflict_remote_gone_locked(c, n);
+		break;
+	case PLAN_CHECK_CONFLICT:
+		if (!ours)
+			break;
+		if (c->o.conflict == CACHE_CONFLICT_REMOTE_WINS)
+			rc = conflict_remote_wins_locked(c, n, j->remote);
+		else
+			rc = conflict_keep_both_locked(c, n, j->remote,
+						       "keep-both");
+		if (rc < 0)
+			log_err(SUB, "resolving the conflict on '%s' (%s) "
+				     "failed: %s; trying again",
+				j->path, j->id, strerror(-rc));
+		break;
+	}
 }
 
 /* Give @n a Drive id from the pool (blocking). Drops the lock. */
@@ -631,15 +948,15 @@ static void run_locked(struct cache *c, int w, struct node *n,
 	rc = snapshot_locked(n, &cur, &j);
 	if (rc < 0)
 		goto done;
+	j.c = c;
+	j.worker = w;
 	memcpy(c->sync_busy[w], j.id, sizeof(j.id));
 	tree_unlock(t);
 	rc = push(c, &j, &res, &err);
 	tree_lock(t);
 	c->sync_busy[w][0] = '\0';
-	if (rc == 0) {
-		apply_locked(c, &j, res);
-		log_done(&j);
-	}
+	if (rc == 0)
+		settle_locked(c, &j, res);
 done:
 	n->s.in_flight = false;
 	if (rc < 0) {
@@ -655,6 +972,10 @@ done:
 	if (m && m != n)
 		sync_recheck_locked(c, m);
 	sync_recheck_locked(c, n);
+	/* Drive may now hold two files of this name, one of them ours (a
+	 * create or rename racing another machine's): settle them. */
+	if (rc == 0 && n->l.parent && n->l.name)
+		twins_check_name_locked(c, n->l.parent, n->l.name);
 	job_release(&j);
 	drive_file_free(res);
 	tree_broadcast_locked(t);
@@ -694,6 +1015,8 @@ static struct node *pick_locked(struct cache *c, struct plan *out,
 		}
 		if (n->s.in_flight || id_busy_locked(c, n->id))
 			continue;
+		if (c->paused && !n->s.urgent && !c->draining)
+			continue; /* cache_pause(): only fsync goes through */
 		/* Cheap test first: a node whose folder is not in Drive yet
 		 * waits (most of a freshly unpacked tree, for a while). */
 		if (!n->r.exists && !n->l.deleted && n->l.parent &&
@@ -786,7 +1109,9 @@ int sync_start(struct cache *c)
 	c->sync_threads = calloc((size_t)n, sizeof(*c->sync_threads));
 	c->sync_workers = calloc((size_t)n, sizeof(*c->sync_workers));
 	c->sync_busy = calloc((size_t)n, sizeof(*c->sync_busy));
-	if (!c->sync_threads || !c->sync_workers || !c->sync_busy)
+	c->sync_prog = calloc((size_t)n, sizeof(*c->sync_prog));
+	if (!c->sync_threads || !c->sync_workers || !c->sync_busy ||
+	    !c->sync_prog)
 		return -ENOMEM;
 	for (int i = 0; i < n; i++) {
 		c->sync_workers[i].c = c;
@@ -814,9 +1139,11 @@ void sync_stop(struct cache *c)
 	free(c->sync_threads);
 	free(c->sync_workers);
 	free(c->sync_busy);
+	free(c->sync_prog);
 	c->sync_threads = NULL;
 	c->sync_workers = NULL;
 	c->sync_busy = NULL;
+	c->sync_prog = NULL;
 	reap_dead(c);
 }
 
@@ -902,4 +1229,59 @@ void cache_drain_abort(struct cache *c)
 	c->drain_abort = true;
 	tree_broadcast_locked(&c->t);
 	tree_unlock(&c->t);
+}
+
+/* ---- control ---- */
+
+void cache_pause(struct cache *c, bool paused)
+{
+	tree_lock(&c->t);
+	if (c->paused != paused)
+		log_info(SUB, "uploads %s", paused ? "paused" : "resumed");
+	c->paused = paused;
+	pthread_cond_broadcast(&c->sync_cond);
+	tree_broadcast_locked(&c->t);
+	tree_unlock(&c->t);
+}
+
+bool cache_paused(struct cache *c)
+{
+	bool p;
+
+	tree_lock(&c->t);
+	p = c->paused;
+	tree_unlock(&c->t);
+	return p;
+}
+
+void cache_sync_now(struct cache *c)
+{
+	struct list_head *pos;
+
+	tree_lock(&c->t);
+	/* All due now: the list stays sorted (every due_ms is 0). */
+	list_for_each(pos, &c->t.pending)
+	{
+		struct node *n = list_entry(pos, struct node, s.pending);
+
+		n->s.due_ms = 0;
+		n->s.retry_ms = 0;
+	}
+	c->sync_wake_ms = 0;
+	pthread_cond_broadcast(&c->sync_cond);
+	tree_unlock(&c->t);
+	poll_wake(c);
+}
+
+size_t cache_uploads(struct cache *c, struct cache_upload_progress *out,
+		     size_t max)
+{
+	size_t n = 0;
+
+	tree_lock(&c->t);
+	for (int i = 0; i < c->n_sync_threads && n < max; i++)
+		if (c->sync_prog && c->sync_prog[i].total > 0)
+			out[n++] = c->sync_prog[i];
+	tree_unlock(&c->t);
+	return n;
 }

@@ -532,13 +532,15 @@ int tree_assign_names_locked(struct tree *t, struct node *dir)
 {
 	struct tree_name *e = NULL;
 	struct node **nodes = NULL;
+	char(*local_ids)[24] = NULL;
 	struct list_head *pos;
 	size_t n = 0, i;
 	int rc;
 
 	e = calloc(dir->n_children + 1, sizeof(*e));
 	nodes = calloc(dir->n_children + 1, sizeof(*nodes));
-	if (!e || !nodes) {
+	local_ids = calloc(dir->n_children + 1, sizeof(*local_ids));
+	if (!e || !nodes || !local_ids) {
 		rc = -ENOMEM;
 		goto out;
 	}
@@ -546,13 +548,22 @@ int tree_assign_names_locked(struct tree *t, struct node *dir)
 	{
 		struct node *c = list_entry(pos, struct node, sibling);
 
-		/* Nodes without an id keep the name they were created with. */
-		if (!c->id[0])
+		if (!c->id[0] && (!c->l.name || !c->l.dname))
 			continue;
 		e[n].id = c->id;
 		e[n].drive_name = c->l.name;
 		e[n].mime = c->kind == NODE_NATIVE ? c->l.mime : NULL;
 		e[n].created_ms = c->l.created_ms;
+		if (!c->id[0]) {
+			/* Not in Drive yet: it keeps the name it was created
+			 * with, so it goes first and a file of that name
+			 * arriving from Drive (a create race, twins.c) is
+			 * the one given an alias. */
+			snprintf(local_ids[n], sizeof(local_ids[n]),
+				 "0local%" PRIu64, c->ino);
+			e[n].id = local_ids[n];
+			e[n].created_ms = INT64_MIN;
+		}
 		nodes[n++] = c;
 	}
 	rc = t->naming->assign(t->naming->ctx, e, n);
@@ -561,6 +572,8 @@ int tree_assign_names_locked(struct tree *t, struct node *dir)
 	for (i = 0; i < n; i++) {
 		struct node *c = nodes[i];
 
+		if (!c->id[0])
+			continue;
 		if (c->l.dname && !strcmp(c->l.dname, e[i].display))
 			continue;
 		if (c->l.dname)
@@ -575,6 +588,7 @@ out:
 		free(e[i].display);
 	free(e);
 	free(nodes);
+	free(local_ids);
 	return rc;
 }
 
@@ -611,10 +625,11 @@ static bool prop_exec(const struct drive_file *f)
  * that is where the mount shows it, so no move is planned.
  * Returns 0 or -ENOMEM.
  */
-static int set_remote(struct node *n, const struct drive_file *f,
-		      const struct node *dir)
+static int set_remote(const struct tree *t, struct node *n,
+		      const struct drive_file *f, const struct node *dir)
 {
 	const char *sl = drive_file_app_prop(f, TREE_PROP_SYMLINK);
+	const char *host;
 	char *name = strdup(f->name);
 	char *symlink = sl ? strdup(sl) : NULL;
 
@@ -634,6 +649,10 @@ static int set_remote(struct node *n, const struct drive_file *f,
 	n->r.size = f->size;
 	n->r.mtime_ms = f->modified_ms;
 	n->r.exec = prop_exec(f);
+	host = drive_file_app_prop(f, TREE_PROP_HOST);
+	n->r.by_drivefs = host != NULL;
+	n->r.seen_ms = clock_mono_ms();
+	n->r.by_us = host && t->host && !strcmp(host, t->host);
 	return 0;
 }
 
@@ -728,10 +747,21 @@ int tree_apply_listed_locked(struct tree *t, struct node *dir,
 	int rc;
 
 	if (n) {
-		/* Known (e.g. listed again): refresh what Drive says. */
+		/* Known (e.g. listed again): refresh what Drive says, but
+		 * dirty bytes keep their base (the version they were edited
+		 * from): the uploader compares it with Drive's to find a
+		 * conflict. */
 		bool clean = !list_linked(&n->s.pending) && !n->s.in_flight;
+		int64_t version = n->r.version, size = n->r.size;
+		char md5[DRIVE_MD5_HEX + 1];
 
-		rc = set_remote(n, f, dir);
+		memcpy(md5, n->r.md5, sizeof(md5));
+		rc = set_remote(t, n, f, dir);
+		if (rc == 0 && n->c.dirty) {
+			n->r.version = version;
+			n->r.size = size;
+			memcpy(n->r.md5, md5, sizeof(md5));
+		}
 		if (rc == 0 && clean && !n->l.deleted)
 			rc = local_from_remote(n, f);
 		return rc;
@@ -740,7 +770,7 @@ int tree_apply_listed_locked(struct tree *t, struct node *dir,
 	if (!n)
 		return -ENOMEM;
 	tree_set_id_locked(t, n, f->id);
-	rc = set_remote(n, f, dir);
+	rc = set_remote(t, n, f, dir);
 	if (rc == 0)
 		rc = local_from_remote(n, f);
 	if (rc == 0)
@@ -752,4 +782,14 @@ int tree_apply_listed_locked(struct tree *t, struct node *dir,
 	n->listed = n->kind != NODE_DIR;
 	n->l.local_only = false;
 	return 0;
+}
+
+int tree_adopt_remote_locked(struct tree *t, struct node *n, struct node *dir,
+			     const struct drive_file *f)
+{
+	int rc = set_remote(t, n, f, dir);
+
+	if (rc == 0)
+		rc = local_from_remote(n, f);
+	return rc;
 }

@@ -5,9 +5,11 @@
  * LOCAL state the mount shows and the REMOTE state Drive holds as far as we
  * know; the syncer (sync.c) pushes the difference.
  *
- * LOCK ORDERING. There is one metadata lock, tree->lock, and it is a leaf:
- * no other lock of the project is taken while holding it (http.c's and the
- * id pool's locks are taken only with it released). It is never held across
+ * LOCK ORDERING. There is one metadata lock, tree->lock, and it is almost
+ * a leaf: the only locks taken while holding it are the log's and the
+ * poller's queue lock (poll.c, poll_queue_inval()), which are leaves
+ * themselves (http.c's and the id pool's locks are taken only with it
+ * released). It is never held across
  * a drive_*() call, content I/O (read/write/fsync/unlink of cache files),
  * fuse_reply_*() or any wait but on the condition variables that use it
  * (tree->cond; the cache's sync_cond and fetch_cond, cache_i.h).
@@ -45,6 +47,8 @@
 /* appProperties keys that carry POSIX state through Drive. */
 #define TREE_PROP_MODE "drivefs_mode"	    /* "755" / "644" */
 #define TREE_PROP_SYMLINK "drivefs_symlink" /* target, or "" = in content */
+/* Set on every create: which machine made it (twins.c). */
+#define TREE_PROP_HOST "drivefs_host"
 /* Drive limits one appProperty to 124 bytes of key + value. */
 #define TREE_PROP_KV_MAX 124
 
@@ -83,6 +87,9 @@ struct node_remote {
 	int64_t mtime_ms;
 	bool exec;
 	char *symlink; /* drivefs_symlink property, NULL if none */
+	bool by_drivefs; /* created by a drivefs mount (drivefs_host) */
+	bool by_us;	 /* ...on this machine (tree.host) */
+	int64_t seen_ms; /* monotonic time Drive last told us of it */
 };
 
 /* The bytes in the cache file content/<ino> (store.h). */
@@ -121,6 +128,10 @@ struct node_sync {
 	int fails;		  /* consecutive failures */
 	int last_err;		  /* -errno of the last failure, 0 */
 	int64_t last_fail_ms;	  /* monotonic time of it */
+	bool remote_changed;	  /* Drive changed it while it had local
+				     work: re-read it once it has none */
+	bool placed_here;	  /* this mount put it at its Drive name and
+				     folder (create, rename, move, merge) */
 };
 
 struct node {
@@ -142,6 +153,10 @@ struct node {
 	size_t n_children;
 	bool listed;  /* children are known (listed or created here) */
 	bool listing; /* a listing is running */
+	uint64_t list_gen;  /* folders: listings made; children: the one
+			       that last saw them (fetch.c prunes) */
+	int64_t relist_ms;  /* folders: last verification listing
+			       (twins.c), monotonic */
 
 	struct hmap_node by_ino, by_id, by_name;
 };
@@ -192,6 +207,7 @@ struct tree {
 	size_t n_dead, cap_dead;
 
 	const struct tree_naming *naming; /* borrowed */
+	const char *host; /* this machine, as drivefs_host says (borrowed) */
 	const struct local_only *lo;	  /* borrowed */
 };
 
@@ -299,6 +315,13 @@ void tree_update_local_only_locked(struct tree *t, struct node *n);
  * until then). Returns 0 or -ENOMEM.
  */
 int tree_apply_listed_locked(struct tree *t, struct node *dir,
+			     const struct drive_file *f);
+
+/*
+ * @n (holding @f's id, in @dir) takes Drive's state @f as both its remote
+ * and its local state, whatever local changes it had. Returns 0 or -ENOMEM.
+ */
+int tree_adopt_remote_locked(struct tree *t, struct node *n, struct node *dir,
 			     const struct drive_file *f);
 
 /*

@@ -21,10 +21,32 @@ enum log_level {
 enum log_sink {
 	LOG_SINK_STDERR,
 	LOG_SINK_SYSLOG,
+	LOG_SINK_FILE, /* log_open_file() */
 };
 
 /* Parse @spec (NULL: $DRIVEFS_LOG, else "info") and choose @sink. */
 void log_init(const char *spec, enum log_sink sink);
+/*
+ * Send lines to the file @path from now on (appended, created 0600), with
+ * the date on each line; the levels stay. Returns 0 or -errno (the sink is
+ * then unchanged).
+ */
+int log_open_file(const char *path);
+
+/*
+ * The last warnings and errors (whatever the levels let through), for
+ * drivefs-status: a ring of LOG_RECENT_MAX, copied oldest first.
+ */
+#define LOG_RECENT_MAX 16
+struct log_recent {
+	int64_t wall_ms;
+	enum log_level lvl;
+	char subsys[16];
+	char msg[512];
+};
+size_t log_recent_get(struct log_recent *out, size_t max);
+/* "ERROR", "WARN", "INFO", "DEBUG". */
+const char *log_level_name(enum log_level lvl);
 
 /* Parse a spec without applying it. Returns 0 or -EINVAL. */
 int log_spec_check(const char *spec);

@@ -122,6 +122,19 @@ struct http {
 	atomic_uint_fast64_t n_rate_limited;
 	atomic_uint_fast64_t n_bytes_up;
 	atomic_uint_fast64_t n_bytes_down;
+
+	/* drivefs-status counters (http_activity_get()), protected by
+	 * act_lock, a leaf taken with no other lock held. */
+	pthread_mutex_t act_lock;
+	struct act_bucket {
+		int64_t sec; /* monotonic second this bucket counts */
+		uint32_t n[HTTP_KIND_N];
+		uint32_t rate_limited;
+	} act[HTTP_RECENT_S];
+	uint64_t act_total[HTTP_KIND_N];
+	int64_t last_response_wall_ms;
+	int64_t last_unreachable_wall_ms;
+	char last_unreachable[160];
 };
 
 /* ---- pure pieces ---- */
@@ -732,6 +745,7 @@ int http_new(const struct http_opts *o, struct http **out)
 	h = calloc(1, sizeof(*h));
 	if (!h)
 		return -ENOMEM;
+	pthread_mutex_init(&h->act_lock, NULL); /* default attrs: cannot fail */
 	h->opts = *o;
 	h->opts.max_retries = MAX(h->opts.max_retries, 0);
 	h->opts.max_host_connections = MAX(h->opts.max_host_connections, 1);
@@ -786,6 +800,7 @@ fail:
 		pthread_mutex_destroy(&h->lock);
 	if (h->multi)
 		curl_multi_cleanup(h->multi);
+	pthread_mutex_destroy(&h->act_lock);
 	free(h->user_agent);
 	free(h);
 	return rc;
@@ -814,6 +829,7 @@ void http_free(struct http *h)
 	curl_multi_cleanup(h->multi);
 	pthread_cond_destroy(&h->cond);
 	pthread_mutex_destroy(&h->lock);
+	pthread_mutex_destroy(&h->act_lock);
 	free(h->user_agent);
 	free(h);
 }
@@ -825,6 +841,148 @@ void http_stats_get(struct http *h, struct http_stats *out)
 	out->rate_limited = atomic_load(&h->n_rate_limited);
 	out->bytes_up = atomic_load(&h->n_bytes_up);
 	out->bytes_down = atomic_load(&h->n_bytes_down);
+}
+
+/* ---- activity for drivefs-status ---- */
+
+static const char *const kind_names[HTTP_KIND_N] = {
+	[HTTP_KIND_ABOUT] = "about.get",
+	[HTTP_KIND_FILES_LIST] = "files.list",
+	[HTTP_KIND_FILES_GET] = "files.get",
+	[HTTP_KIND_DOWNLOAD] = "files.get.media",
+	[HTTP_KIND_EXPORT] = "files.export",
+	[HTTP_KIND_FILES_CREATE] = "files.create",
+	[HTTP_KIND_FILES_UPDATE] = "files.update",
+	[HTTP_KIND_FILES_DELETE] = "files.delete",
+	[HTTP_KIND_GENERATE_IDS] = "files.generateIds",
+	[HTTP_KIND_UPLOAD] = "upload",
+	[HTTP_KIND_CHANGES_TOKEN] = "changes.getStartPageToken",
+	[HTTP_KIND_CHANGES_LIST] = "changes.list",
+	[HTTP_KIND_TOKEN] = "oauth.token",
+	[HTTP_KIND_OTHER] = "other",
+};
+
+const char *http_kind_name(enum http_kind k)
+{
+	return (unsigned)k < HTTP_KIND_N ? kind_names[k] : "other";
+}
+
+enum http_kind http_kind_of(const char *method, const char *url)
+{
+	char path[512];
+	const char *q = strchr(url, '?');
+	const char *p, *rest;
+	bool get = !strcmp(method, "GET");
+
+	url_path(url, path, sizeof(path));
+	if (strstr(path, "/upload/drive/v3/files"))
+		return HTTP_KIND_UPLOAD;
+	p = strstr(path, "/drive/v3/");
+	if (!p)
+		return str_has_suffix(path, "/token") ? HTTP_KIND_TOKEN
+						      : HTTP_KIND_OTHER;
+	rest = p + strlen("/drive/v3/");
+	if (!strcmp(rest, "about"))
+		return HTTP_KIND_ABOUT;
+	if (!strcmp(rest, "changes/startPageToken"))
+		return HTTP_KIND_CHANGES_TOKEN;
+	if (!strcmp(rest, "changes"))
+		return HTTP_KIND_CHANGES_LIST;
+	if (!strcmp(rest, "files/generateIds"))
+		return HTTP_KIND_GENERATE_IDS;
+	if (!strcmp(rest, "files"))
+		return get ? HTTP_KIND_FILES_LIST
+			   : !strcmp(method, "POST") ? HTTP_KIND_FILES_CREATE
+						     : HTTP_KIND_OTHER;
+	if (strncmp(rest, "files/", 6) || !rest[6])
+		return HTTP_KIND_OTHER;
+	rest += 6;
+	if (strchr(rest, '/'))
+		return str_has_suffix(rest, "/export") && get
+			   ? HTTP_KIND_EXPORT
+			   : HTTP_KIND_OTHER;
+	if (get)
+		return q && (strstr(q, "?alt=media") || strstr(q, "&alt=media"))
+			   ? HTTP_KIND_DOWNLOAD
+			   : HTTP_KIND_FILES_GET;
+	if (!strcmp(method, "PATCH"))
+		return HTTP_KIND_FILES_UPDATE;
+	if (!strcmp(method, "DELETE"))
+		return HTTP_KIND_FILES_DELETE;
+	return HTTP_KIND_OTHER;
+}
+
+bool http_activity_offline(const struct http_activity *a)
+{
+	return a->last_unreachable_wall_ms > 0 &&
+	       a->last_unreachable_wall_ms >= a->last_response_wall_ms;
+}
+
+/* The bucket of the current second, emptied if it held an older one. */
+static struct act_bucket *act_now_locked(struct http *h)
+{
+	int64_t sec = clock_mono_ms() / 1000;
+	struct act_bucket *b = &h->act[sec % HTTP_RECENT_S];
+
+	if (b->sec != sec) {
+		memset(b, 0, sizeof(*b));
+		b->sec = sec;
+	}
+	return b;
+}
+
+static void act_request(struct http *h, enum http_kind k)
+{
+	pthread_mutex_lock(&h->act_lock);
+	act_now_locked(h)->n[k]++;
+	h->act_total[k]++;
+	pthread_mutex_unlock(&h->act_lock);
+}
+
+static void act_rate_limited(struct http *h)
+{
+	pthread_mutex_lock(&h->act_lock);
+	act_now_locked(h)->rate_limited++;
+	pthread_mutex_unlock(&h->act_lock);
+}
+
+/* An attempt ended: a response (@reached) or a connection failure. */
+static void act_outcome(struct http *h, bool reached, const char *why)
+{
+	int64_t now = clock_wall_ms();
+
+	pthread_mutex_lock(&h->act_lock);
+	if (reached) {
+		h->last_response_wall_ms = now;
+	} else {
+		h->last_unreachable_wall_ms = now;
+		snprintf(h->last_unreachable, sizeof(h->last_unreachable),
+			 "%.*s", (int)sizeof(h->last_unreachable) - 1, why);
+	}
+	pthread_mutex_unlock(&h->act_lock);
+}
+
+void http_activity_get(struct http *h, struct http_activity *out)
+{
+	int64_t sec = clock_mono_ms() / 1000;
+
+	memset(out, 0, sizeof(*out));
+	pthread_mutex_lock(&h->act_lock);
+	for (size_t i = 0; i < HTTP_RECENT_S; i++) {
+		const struct act_bucket *b = &h->act[i];
+
+		if (b->sec == 0 || sec - b->sec >= HTTP_RECENT_S)
+			continue;
+		for (size_t k = 0; k < HTTP_KIND_N; k++)
+			out->last_minute[k] += b->n[k];
+		out->rate_limited_last_minute += b->rate_limited;
+	}
+	memcpy(out->total, h->act_total, sizeof(out->total));
+	out->last_response_wall_ms = h->last_response_wall_ms;
+	out->last_unreachable_wall_ms = h->last_unreachable_wall_ms;
+	memcpy(out->last_unreachable, h->last_unreachable,
+	       sizeof(out->last_unreachable));
+	pthread_mutex_unlock(&h->act_lock);
 }
 
 /* Sleep @ms on h->cond; -ECANCELED as soon as the client is cancelled. */
@@ -1102,6 +1260,7 @@ static int attempt(struct http *h, const struct http_req *req, int64_t total,
 		goto out;
 	}
 	atomic_fetch_add(&h->n_requests, 1);
+	act_request(h, http_kind_of(req->method, req->url));
 	rc = submit_wait(h, &x);
 	if (rc < 0) {
 		drive_err_set(err, 0, DRIVE_REASON_CANCELLED,
@@ -1121,6 +1280,12 @@ static int attempt(struct http *h, const struct http_req *req, int64_t total,
 			      strerror_r(-rc, eb, sizeof(eb)));
 		goto out;
 	}
+	if (x.result == CURLE_OK || resp->status > 0)
+		act_outcome(h, true, NULL);
+	else if (never_sent(&x))
+		act_outcome(h, false,
+			    x.errbuf[0] ? x.errbuf
+					: curl_easy_strerror(x.result));
 	if (resp->status >= 400) {
 		drive_err_init(err);
 		err->http_status = (int)resp->status;
@@ -1233,8 +1398,10 @@ int http_do(struct http *h, const struct http_req *req, struct http_resp *resp,
 		log_debug(SUBSYS, "%s %s: %s (attempt %d, %lld ms)",
 			  req->method, path, es, attempts,
 			  (long long)(clock_mono_ms() - start));
-		if (drive_err_rate_limited(&err))
+		if (drive_err_rate_limited(&err)) {
 			atomic_fetch_add(&h->n_rate_limited, 1);
+			act_rate_limited(h);
+		}
 		if (oc == OUT_HTTP && err.http_status == 401 && req->auth &&
 		    !refreshed) {
 			refreshed = force = true;

@@ -178,6 +178,56 @@ struct http_stats {
 };
 void http_stats_get(struct http *h, struct http_stats *out);
 
+/*
+ * What a request was, for drivefs-status ("API calls by kind"), told from
+ * its method and URL path (Drive v3 and OAuth paths). Names as the
+ * emulator's stats use them where they exist.
+ */
+enum http_kind {
+	HTTP_KIND_ABOUT,	 /* about.get */
+	HTTP_KIND_FILES_LIST,	 /* files.list */
+	HTTP_KIND_FILES_GET,	 /* files.get (metadata) */
+	HTTP_KIND_DOWNLOAD,	 /* files.get.media (alt=media) */
+	HTTP_KIND_EXPORT,	 /* files.export */
+	HTTP_KIND_FILES_CREATE,	 /* files.create (no content) */
+	HTTP_KIND_FILES_UPDATE,	 /* files.update (metadata) */
+	HTTP_KIND_FILES_DELETE,	 /* files.delete */
+	HTTP_KIND_GENERATE_IDS,	 /* files.generateIds */
+	HTTP_KIND_UPLOAD,	 /* /upload/...: any upload request or chunk */
+	HTTP_KIND_CHANGES_TOKEN, /* changes.getStartPageToken */
+	HTTP_KIND_CHANGES_LIST,	 /* changes.list */
+	HTTP_KIND_TOKEN,	 /* oauth.token (a path ending in /token) */
+	HTTP_KIND_OTHER,
+	HTTP_KIND_N
+};
+enum http_kind http_kind_of(const char *method, const char *url);
+/* "files.list", ...: a static string. */
+const char *http_kind_name(enum http_kind k);
+
+/* Window of the "last minute" counters. */
+#define HTTP_RECENT_S 60
+
+/*
+ * Recent activity, for drivefs-status: requests sent (each attempt) per
+ * kind in the last HTTP_RECENT_S seconds and in total, rate-limit replies
+ * in the last minute, and whether the network answers: the wall-clock time
+ * of the last HTTP response of any status, and of the last attempt that
+ * could not reach the server at all (resolve/connect/TLS failure). The
+ * network is down when the failure is the more recent of the two.
+ */
+struct http_activity {
+	uint64_t last_minute[HTTP_KIND_N];
+	uint64_t total[HTTP_KIND_N];
+	uint64_t rate_limited_last_minute;
+	int64_t last_response_wall_ms;	 /* 0: none yet */
+	int64_t last_unreachable_wall_ms; /* 0: never */
+	char last_unreachable[160];	 /* its curl message, "" */
+};
+/* A snapshot; any thread, takes only a leaf lock. */
+void http_activity_get(struct http *h, struct http_activity *out);
+/* True when the last connection attempt failed after the last response. */
+bool http_activity_offline(const struct http_activity *a);
+
 /* Pure pieces, exported for unit tests. */
 
 /*

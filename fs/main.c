@@ -25,6 +25,10 @@
  *                   tree lock per change, then kernel invalidations
  *                   (fuse_lowlevel_notify_inval_*) with no lock held.
  *   drivefs-signal  only while draining: a second SIGTERM/SIGINT aborts it.
+ *   drivefs-ctl     fs/ctl.c: the control socket, one request at a time
+ *                   (2 s I/O timeouts); the tree lock briefly for a status
+ *                   snapshot. Runs until teardown, so drivefs-status also
+ *                   sees the drain after an unmount.
  * Token refreshes (oauth/token.c) run on whichever thread needs a token.
  * SIGTERM/SIGINT/SIGHUP are blocked in our own threads (they inherit the
  * mask main has while creating them), so they reach main or a FUSE worker:
@@ -50,7 +54,9 @@
 #include "common/str.h"
 #include "drive/drive.h"
 #include "drive/http.h"
+#include "fs/ctl.h"
 #include "fs/fs.h"
+#include "fs/auth.h"
 #include "fs/options.h"
 #include "oauth/cred.h"
 #include "oauth/token.h"
@@ -62,7 +68,9 @@
 static void usage_top(FILE *out)
 {
 	fputs("usage: drivefs mount [options] MOUNTPOINT\n"
-	      "       drivefs --help | drivefs mount --help\n"
+	      "       drivefs auth login|status|logout [options]\n"
+	      "       drivefs --help | drivefs mount --help | drivefs auth "
+	      "--help\n"
 	      "\n"
 	      "drivefs mounts a Google Drive folder through the Drive v3 API,\n"
 	      "with a local write-back cache: edits land in the cache at disk\n"
@@ -83,6 +91,7 @@ struct daemon {
 	struct cache *cache;
 	struct fs fs;
 	struct fuse_session *se;
+	struct ctl *ctl; /* control socket; NULL if it could not be made */
 	bool mounted;
 	int ready_fd; /* daemon mode: pipe to the parent */
 	char mountpoint[PATH_MAX];
@@ -129,7 +138,23 @@ static void daemonize_end(struct daemon *dm)
 		dup2(fd, STDERR_FILENO);
 		close(fd);
 	}
-	log_init(dm->opts.log_spec, LOG_SINK_SYSLOG);
+	if (dm->opts.log_to_file) {
+		char path[PATH_MAX + 16];
+		int rc;
+
+		snprintf(path, sizeof(path), "%s/drivefs.log", dm->cache_dir);
+		rc = log_open_file(path);
+		if (rc < 0) {
+			log_init(dm->opts.log_spec, LOG_SINK_SYSLOG);
+			log_warn(SUB, "log file '%s': %s; logging to syslog",
+				 path, strerror(-rc));
+		} else {
+			log_info(SUB, "detached (pid %d) serving '%s'",
+				 (int)getpid(), dm->mountpoint);
+		}
+	} else {
+		log_init(dm->opts.log_spec, LOG_SINK_SYSLOG);
+	}
 	if (write(dm->ready_fd, "0", 1) != 1)
 		log_warn(SUB, "telling the parent we are ready failed");
 	close(dm->ready_fd);
@@ -179,6 +204,9 @@ static int open_drive(struct daemon *dm, const char *path, int max_retries)
 	}
 	cred_init(&cred);
 	rc = cred_load(path, &cred, why, sizeof(why));
+	if (rc == 0 && dm->opts.subject) /* domain-wide delegation */
+		rc = cred_set_subject(&cred, dm->opts.subject, why,
+				      sizeof(why));
 	if (rc < 0) {
 		fprintf(stderr, "drivefs: credentials '%s': %s\n", path,
 			why[0] ? why : strerror(-rc));
@@ -227,9 +255,10 @@ static int connect_drive(struct daemon *dm, struct drive_about *about,
 		str_copy(path, sizeof(path), dm->opts.credentials);
 	} else if (cred_find(path, sizeof(path)) < 0) {
 		fprintf(stderr,
-			"drivefs: no credentials: pass --credentials FILE or "
-			"set GOOGLE_APPLICATION_CREDENTIALS (see drivefs "
-			"mount --help)\n");
+			"drivefs: no credentials: run drivefs auth login, "
+			"pass --credentials FILE or set "
+			"GOOGLE_APPLICATION_CREDENTIALS (drivefs auth status "
+			"shows where drivefs looks)\n");
 		return -ENOENT;
 	}
 	rc = open_drive(dm, path, STARTUP_RETRIES);
@@ -314,6 +343,12 @@ static int start_cache(struct daemon *dm, const char *root_id,
 	co.local_only = lo;
 	co.n_local_only = fs_opts_local_only(&dm->opts, lo, ARRAY_SIZE(lo));
 	co.naming = &fs_naming;
+	co.conflict = dm->opts.conflict == FS_CONFLICT_LOCAL_WINS
+			  ? CACHE_CONFLICT_LOCAL_WINS
+		      : dm->opts.conflict == FS_CONFLICT_REMOTE_WINS
+			  ? CACHE_CONFLICT_REMOTE_WINS
+			  : CACHE_CONFLICT_KEEP_BOTH;
+	co.host = getenv("DRIVEFS_HOSTNAME"); /* tests: two "machines" */
 	rc = cache_new(&co, dm->drive, root_id, &dm->cache);
 	if (rc < 0) {
 		fprintf(stderr, "drivefs: cache directory '%s': %s\n",
@@ -350,6 +385,26 @@ static void notify_inode(void *ctx, uint64_t ino)
 	if (rc < 0 && rc != -ENOENT)
 		log_debug(SUB, "invalidating inode %" PRIu64 " failed: %s", ino,
 			  strerror(-rc));
+}
+
+/* The control socket for drivefs-status; a failure is logged and the
+ * mount goes on without it. */
+static void start_ctl(struct daemon *dm, const char *root_id,
+		      const struct drive_about *about)
+{
+	struct ctl_info ci = {
+	    .mountpoint = dm->mountpoint,
+	    .account = about->email,
+	    .root = dm->opts.root,
+	    .root_id = root_id,
+	    .cache_dir = dm->cache_dir,
+	    .poll_interval_ms = dm->opts.poll_interval_ms,
+	    .writeback_delay_ms = dm->opts.writeback_delay_ms,
+	    .cache_size = dm->opts.cache_size,
+	};
+
+	if (ctl_start(&ci, dm->cache, dm->http, &dm->ctl) < 0)
+		dm->ctl = NULL;
 }
 
 static int mount_fuse(struct daemon *dm)
@@ -446,6 +501,8 @@ static int finish(struct daemon *dm)
 
 static void teardown(struct daemon *dm)
 {
+	ctl_stop(dm->ctl); /* it uses the cache and the transport */
+	dm->ctl = NULL;
 	cache_poll_stop(dm->cache);
 	if (dm->se) {
 		fuse_remove_signal_handlers(dm->se);
@@ -489,6 +546,8 @@ static int run(struct daemon *dm)
 
 		rc = cache_poll_start(dm->cache, &nf);
 	}
+	if (rc == 0)
+		start_ctl(dm, root_id, &about); /* mounts without it if need be */
 	block_signals(SIG_UNBLOCK);
 	if (rc < 0)
 		return rc;
@@ -519,12 +578,14 @@ static int cmd_mount(int argc, char **argv)
 	memset(&dm, 0, sizeof(dm));
 	dm.ready_fd = -1;
 	fs_opts_init(&dm.opts);
-	rc = fs_opts_parse(&dm.opts, argc, argv, why, sizeof(why), stdout);
-	if (rc == 1)
-		return 0;
-	if (rc < 0) {
-		fprintf(stderr, "drivefs mount: %s\n", why);
-		return 2;
+	/* The config file, then the command line over it. */
+	rc = fs_opts_parse_cmdline(&dm.opts, argc, argv, why, sizeof(why),
+				   stdout);
+	if (rc == 1 || rc < 0) {
+		if (rc < 0)
+			fprintf(stderr, "drivefs mount: %s\n", why);
+		fs_opts_release(&dm.opts);
+		return rc == 1 ? 0 : 2;
 	}
 	log_init(dm.opts.log_spec, LOG_SINK_STDERR);
 	if (!dm.opts.foreground) {
@@ -537,6 +598,7 @@ static int cmd_mount(int argc, char **argv)
 	}
 	rc = run(&dm);
 	teardown(&dm);
+	fs_opts_release(&dm.opts);
 	return rc < 0 ? 1 : 0;
 }
 
@@ -553,6 +615,8 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(argv[1], "mount"))
 		return cmd_mount(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "auth"))
+		return fs_auth_main(argc - 1, argv + 1);
 	fprintf(stderr, "drivefs: unknown command '%s'\n\n", argv[1]);
 	usage_top(stderr);
 	return 2;

@@ -6,11 +6,13 @@
 #include "common/compat.h"
 
 #include <getopt.h>
+#include <limits.h>
 #include <math.h>
 
 #include "drive/http.h"
 #include "common/log.h"
 #include "fs/options.h"
+#include "oauth/cred.h"
 
 static const char *const default_local_only[] = {
 	"__pycache__/", "*.pyc", ".*.sw?", ".*.swx", "*~.nfs*", ".~lock.*#",
@@ -40,6 +42,8 @@ void fs_opts_usage(FILE *out)
 	    "                         (default: $GOOGLE_APPLICATION_CREDENTIALS,\n"
 	    "                         ~/.config/drivefs/credentials.json, gcloud's\n"
 	    "                         and Colab's application_default_credentials.json)\n"
+	    "  --subject USER         with a service account key: act as USER\n"
+	    "                         (domain-wide delegation)\n"
 	    "  --api-url URL          Drive API base (default https://www.googleapis.com;\n"
 	    "                         http:// only for loopback hosts)\n"
 	    "  --token-url URL        OAuth token endpoint (default: from the\n"
@@ -55,6 +59,13 @@ void fs_opts_usage(FILE *out)
 	    "  --no-default-local-only  drop the built-in local-only patterns\n"
 	    "  --qps N                Drive requests per second (default 10)\n"
 	    "  --log SPEC             log levels, e.g. info,drive=debug ($DRIVEFS_LOG)\n"
+	    "  --log-to syslog|file   where the detached daemon logs (default syslog;\n"
+	    "                         file: drivefs.log in the cache directory)\n"
+	    "  --config FILE          read options from FILE (default\n"
+	    "                         $XDG_CONFIG_HOME/drivefs/config if it exists)\n"
+	    "  --no-config            do not read the config file\n"
+	    "  --show-config          print the options in effect (config file\n"
+	    "                         and command line) in config syntax, exit\n"
 	    "  -f, --foreground       stay in the foreground, log to stderr\n"
 	    "  -o OPTS                FUSE mount options (e.g. allow_other)\n"
 	    "  -h, --help             this text\n",
@@ -147,6 +158,11 @@ enum {
 	OPT_NO_DEFAULT_LOCAL_ONLY,
 	OPT_QPS,
 	OPT_LOG,
+	OPT_LOG_TO,
+	OPT_SUBJECT,
+	OPT_CONFIG,
+	OPT_NO_CONFIG,
+	OPT_SHOW_CONFIG,
 };
 
 static const struct option long_opts[] = {
@@ -164,6 +180,11 @@ static const struct option long_opts[] = {
 	{"no-default-local-only", no_argument, NULL, OPT_NO_DEFAULT_LOCAL_ONLY},
 	{"qps", required_argument, NULL, OPT_QPS},
 	{"log", required_argument, NULL, OPT_LOG},
+	{"log-to", required_argument, NULL, OPT_LOG_TO},
+	{"subject", required_argument, NULL, OPT_SUBJECT},
+	{"config", required_argument, NULL, OPT_CONFIG},
+	{"no-config", no_argument, NULL, OPT_NO_CONFIG},
+	{"show-config", no_argument, NULL, OPT_SHOW_CONFIG},
 	{"foreground", no_argument, NULL, 'f'},
 	{"help", no_argument, NULL, 'h'},
 	{NULL, 0, NULL, 0},
@@ -184,7 +205,23 @@ static int apply(struct fs_opts *o, int c, const char *arg, char *why,
 
 	switch (c) {
 	case OPT_CREDENTIALS:
+		if (!*arg)
+			return bad(why, whysz, "--credentials", arg, "empty");
 		o->credentials = arg;
+		return 0;
+	case OPT_SUBJECT:
+		if (!*arg || !strchr(arg, '@'))
+			return bad(why, whysz, "--subject", arg,
+				   "expected the email address of the user to "
+				   "act as");
+		o->subject = arg;
+		return 0;
+	case OPT_CONFIG:
+	case OPT_NO_CONFIG:
+		/* Handled by fs_opts_parse_cmdline() before the rest. */
+		return 0;
+	case OPT_SHOW_CONFIG:
+		o->show_config = true;
 		return 0;
 	case OPT_API_URL:
 	case OPT_TOKEN_URL:
@@ -270,6 +307,12 @@ static int apply(struct fs_opts *o, int c, const char *arg, char *why,
 				   "expected e.g. info or warn,drive=debug");
 		o->log_spec = arg;
 		return 0;
+	case OPT_LOG_TO:
+		if (strcmp(arg, "syslog") && strcmp(arg, "file"))
+			return bad(why, whysz, "--log-to", arg,
+				   "expected syslog or file");
+		o->log_to_file = !strcmp(arg, "file");
+		return 0;
 	case 'f':
 		o->foreground = true;
 		return 0;
@@ -277,7 +320,8 @@ static int apply(struct fs_opts *o, int c, const char *arg, char *why,
 		o->fuse_opts = arg;
 		return 0;
 	case 'h':
-		fs_opts_usage(out);
+		if (out)
+			fs_opts_usage(out);
 		return 1;
 	default:
 		snprintf(why, whysz, "unknown option (see drivefs mount --help)");
@@ -305,6 +349,8 @@ int fs_opts_parse(struct fs_opts *o, int argc, char **argv, char *why,
 		if (rc)
 			return rc;
 	}
+	if (optind >= argc && o->show_config)
+		return 0;
 	if (optind >= argc) {
 		snprintf(why, whysz, "missing MOUNTPOINT");
 		return -EINVAL;
@@ -330,4 +376,254 @@ size_t fs_opts_local_only(const struct fs_opts *o, const char **out,
 	for (size_t i = 0; i < o->n_local_only && n < max; i++)
 		out[n++] = o->local_only[i];
 	return n;
+}
+
+/* ------------------------------------------------------------ config file */
+
+/* Options a config file may not set: they belong to one invocation. */
+static bool config_key_allowed(int c)
+{
+	return c != 'h' && c != 'f' && c != OPT_CONFIG && c != OPT_NO_CONFIG &&
+	       c != OPT_SHOW_CONFIG;
+}
+
+static char *trim(char *s)
+{
+	char *e;
+
+	while (*s == ' ' || *s == '\t')
+		s++;
+	e = s + strlen(s);
+	while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r'))
+		*--e = '\0';
+	return s;
+}
+
+int fs_opts_parse_config(struct fs_opts *o, char *text, const char *name,
+			 char *why, size_t whysz)
+{
+	char *line = text, *next;
+	char msg[256];
+	int lineno = 0, rc;
+
+	why[0] = '\0';
+	for (; line; line = next) {
+		char *key, *val, *eq;
+		int c = 0;
+
+		lineno++;
+		next = strchr(line, '\n');
+		if (next)
+			*next++ = '\0';
+		key = trim(line);
+		if (!*key || *key == '#' || *key == ';')
+			continue;
+		eq = strchr(key, '=');
+		if (!eq) {
+			snprintf(why, whysz,
+				 "%s line %d: expected 'key = value'", name,
+				 lineno);
+			return -EINVAL;
+		}
+		*eq = '\0';
+		val = trim(eq + 1);
+		key = trim(key);
+		if (!strcmp(key, "fuse-options")) {
+			c = 'o';
+		} else {
+			for (size_t i = 0; long_opts[i].name; i++)
+				if (!strcmp(long_opts[i].name, key)) {
+					c = long_opts[i].val;
+					break;
+				}
+		}
+		if (!c || !config_key_allowed(c)) {
+			snprintf(why, whysz,
+				 "%s line %d: unknown or not allowed key "
+				 "'%.64s' (keys are the long option names of "
+				 "drivefs mount --help)",
+				 name, lineno, key);
+			return -EINVAL;
+		}
+		if (c == OPT_NO_DEFAULT_LOCAL_ONLY) {
+			if (!strcmp(val, "true") || !strcmp(val, "yes") ||
+			    !strcmp(val, "1")) {
+				o->no_default_local_only = true;
+			} else if (!strcmp(val, "false") ||
+				   !strcmp(val, "no") || !strcmp(val, "0")) {
+				o->no_default_local_only = false;
+			} else {
+				snprintf(why, whysz,
+					 "%s line %d: %s: expected true or "
+					 "false",
+					 name, lineno, key);
+				return -EINVAL;
+			}
+			continue;
+		}
+		rc = apply(o, c, val, msg, sizeof(msg), NULL);
+		if (rc) {
+			snprintf(why, whysz, "%s line %d: %s", name, lineno,
+				 msg);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+void fs_opts_release(struct fs_opts *o)
+{
+	free(o->config_text);
+	o->config_text = NULL;
+}
+
+int fs_opts_config_path(char *path, size_t pathsz)
+{
+	char dir[PATH_MAX];
+	int rc = cred_config_dir(dir, sizeof(dir));
+
+	if (rc < 0)
+		return rc;
+	rc = snprintf(path, pathsz, "%s/config", dir);
+	return rc < 0 || (size_t)rc >= pathsz ? -ENAMETOOLONG : 0;
+}
+
+int fs_opts_load_config(struct fs_opts *o, const char *path, bool must_exist,
+			char *why, size_t whysz)
+{
+	FILE *f;
+	char *text;
+	size_t n;
+	int rc;
+
+	why[0] = '\0';
+	f = fopen(path, "re");
+	if (!f) {
+		rc = -errno;
+		if (rc == -ENOENT && !must_exist)
+			return 0;
+		snprintf(why, whysz, "config file '%s': %s", path,
+			 strerror(-rc));
+		return rc;
+	}
+	text = malloc(FS_CONFIG_MAX + 1);
+	if (!text) {
+		fclose(f);
+		return -ENOMEM;
+	}
+	n = fread(text, 1, FS_CONFIG_MAX + 1, f);
+	rc = ferror(f) ? -EIO : 0;
+	fclose(f);
+	if (!rc && n > FS_CONFIG_MAX) {
+		snprintf(why, whysz, "config file '%s': larger than %d bytes",
+			 path, FS_CONFIG_MAX);
+		rc = -EFBIG;
+	}
+	if (rc < 0) {
+		if (!why[0])
+			snprintf(why, whysz, "config file '%s': %s", path,
+				 strerror(-rc));
+		free(text);
+		return rc;
+	}
+	text[n] = '\0';
+	free(o->config_text);
+	o->config_text = text; /* the options point into it */
+	return fs_opts_parse_config(o, text, path, why, whysz);
+}
+
+static const char *conflict_name(enum fs_conflict_policy p)
+{
+	return p == FS_CONFLICT_LOCAL_WINS    ? "local-wins"
+	       : p == FS_CONFLICT_REMOTE_WINS ? "remote-wins"
+					      : "keep-both";
+}
+
+void fs_opts_print(const struct fs_opts *o, FILE *out)
+{
+	if (o->credentials)
+		fprintf(out, "credentials = %s\n", o->credentials);
+	if (o->subject)
+		fprintf(out, "subject = %s\n", o->subject);
+	fprintf(out, "api-url = %s\n", o->api_url);
+	if (o->token_url)
+		fprintf(out, "token-url = %s\n", o->token_url);
+	fprintf(out, "root = %s\n", o->root);
+	if (o->cache_dir)
+		fprintf(out, "cache-dir = %s\n", o->cache_dir);
+	fprintf(out, "cache-size = %lld\n", (long long)o->cache_size);
+	fprintf(out, "writeback-delay = %lldms\n",
+		(long long)o->writeback_delay_ms);
+	fprintf(out, "poll-interval = %lldms\n",
+		(long long)o->poll_interval_ms);
+	fprintf(out, "fsync = %s\n",
+		o->fsync_mode == FS_FSYNC_LOCAL ? "local" : "remote");
+	fprintf(out, "conflict = %s\n", conflict_name(o->conflict));
+	fprintf(out, "no-default-local-only = %s\n",
+		o->no_default_local_only ? "true" : "false");
+	for (size_t i = 0; i < o->n_local_only; i++)
+		fprintf(out, "local-only = %s\n", o->local_only[i]);
+	fprintf(out, "qps = %g\n", o->qps);
+	if (o->log_spec)
+		fprintf(out, "log = %s\n", o->log_spec);
+	if (o->log_to_file)
+		fprintf(out, "log-to = file\n");
+	if (o->fuse_opts)
+		fprintf(out, "fuse-options = %s\n", o->fuse_opts);
+	if (o->mountpoint)
+		fprintf(out, "# mountpoint: %s\n", o->mountpoint);
+}
+
+/* Is @arg an option whose value is the next argument? */
+static bool takes_value(const char *arg)
+{
+	if (!strcmp(arg, "-o"))
+		return true;
+	if (strncmp(arg, "--", 2) || strchr(arg, '='))
+		return false;
+	for (size_t i = 0; long_opts[i].name; i++)
+		if (!strcmp(long_opts[i].name, arg + 2))
+			return long_opts[i].has_arg == required_argument;
+	return false;
+}
+
+int fs_opts_parse_cmdline(struct fs_opts *o, int argc, char **argv, char *why,
+			  size_t whysz, FILE *out)
+{
+	const char *cfg = NULL;
+	bool none = false, given = false;
+	char dflt[PATH_MAX];
+	int rc;
+
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--"))
+			break;
+		if (!strcmp(argv[i], "--no-config")) {
+			none = true;
+		} else if (!strcmp(argv[i], "--config") && i + 1 < argc) {
+			cfg = argv[++i];
+			given = true;
+		} else if (!strncmp(argv[i], "--config=", 9)) {
+			cfg = argv[i] + 9;
+			given = true;
+		} else if (takes_value(argv[i])) {
+			i++; /* "--root --config" names a folder */
+		}
+	}
+	if (!none) {
+		if (!cfg && fs_opts_config_path(dflt, sizeof(dflt)) == 0)
+			cfg = dflt;
+		if (cfg) {
+			rc = fs_opts_load_config(o, cfg, given, why, whysz);
+			if (rc < 0)
+				return rc;
+		}
+	}
+	rc = fs_opts_parse(o, argc, argv, why, whysz, out);
+	if (rc == 0 && o->show_config) {
+		if (out)
+			fs_opts_print(o, out);
+		return 1;
+	}
+	return rc;
 }

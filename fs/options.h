@@ -8,6 +8,8 @@
 #include "common/compat.h"
 
 #define FS_OPTS_MAX_LOCAL_ONLY 64
+/* Longest config file read. */
+#define FS_CONFIG_MAX (64 * 1024)
 
 enum fs_fsync_mode {
 	FS_FSYNC_REMOTE,	/* fsync returns once Drive holds the bytes */
@@ -23,6 +25,7 @@ enum fs_conflict_policy {
 struct fs_opts {
 	const char *mountpoint;		/* borrowed from argv */
 	const char *credentials;	/* NULL: search (oauth/cred.h) */
+	const char *subject;		/* service account: user to act as */
 	const char *api_url;
 	const char *token_url;		/* NULL: from the credentials */
 	const char *root;		/* "root", a path or an id */
@@ -38,7 +41,12 @@ struct fs_opts {
 	bool foreground;
 	const char *fuse_opts;		/* -o value, may be NULL */
 	const char *log_spec;		/* --log, NULL: $DRIVEFS_LOG */
+	bool log_to_file;		/* --log-to file: daemon logs to
+					   <cache dir>/drivefs.log, not syslog */
 	double qps;
+	bool show_config;		/* --show-config: print, exit */
+	char *config_text;		/* owned: config file strings point
+					   into it; fs_opts_release() */
 };
 
 /* Defaults (DESIGN.md): api https://www.googleapis.com, root "root",
@@ -54,6 +62,56 @@ int fs_opts_parse(struct fs_opts *o, int argc, char **argv, char *why,
 		  size_t whysz, FILE *out);
 
 void fs_opts_usage(FILE *out);
+
+/*
+ * The config file, $XDG_CONFIG_HOME/drivefs/config (default
+ * ~/.config/drivefs/config): options a user sets once, one per line,
+ *
+ *     # comment
+ *     root = Projects/dev
+ *     cache-size = 20G
+ *     conflict = keep-both
+ *     poll-interval = 30
+ *     local-only = *.o
+ *
+ * Keys are the long option names of `drivefs mount` (plus fuse-options for
+ * -o); every option with a value may be set except --config, and
+ * no-default-local-only takes true/false. Repeatable keys (local-only)
+ * accumulate. The command line is applied after the file, so it wins.
+ */
+int fs_opts_config_path(char *path, size_t pathsz);
+
+/*
+ * Apply config text @text (modified in place; the options point into it, so
+ * it must outlive @o). @name is the file name for messages. Returns 0 or
+ * -EINVAL with "NAME line N: ..." in @why. Pure.
+ */
+int fs_opts_parse_config(struct fs_opts *o, char *text, const char *name,
+			 char *why, size_t whysz);
+
+/*
+ * Read @path (at most FS_CONFIG_MAX bytes) into @o->config_text and apply
+ * it. A missing file is fine unless @must_exist. Returns 0 or -errno with a
+ * message in @why.
+ */
+int fs_opts_load_config(struct fs_opts *o, const char *path, bool must_exist,
+			char *why, size_t whysz);
+
+/*
+ * What `drivefs mount` does: the config file (--config FILE, else the
+ * default one if it exists; none with --no-config), then the command line
+ * with fs_opts_parse(). Same returns as fs_opts_parse(); with
+ * --show-config the options are printed to @out and 1 is returned (the
+ * MOUNTPOINT may then be left out).
+ */
+int fs_opts_parse_cmdline(struct fs_opts *o, int argc, char **argv, char *why,
+			  size_t whysz, FILE *out);
+
+/* The options in effect, in config file syntax (--show-config). */
+void fs_opts_print(const struct fs_opts *o, FILE *out);
+
+/* Free what the options own (the config text). */
+void fs_opts_release(struct fs_opts *o);
 
 /* "10G", "512M", "4096", "1.5G" → bytes. Returns 0 or -EINVAL/-ERANGE. */
 int fs_parse_size(const char *s, int64_t *bytes);

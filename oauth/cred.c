@@ -305,62 +305,191 @@ static const char *home_dir(char *buf, size_t bufsz)
 	return res->pw_dir;
 }
 
-/* Try @path; 0 and a copy in @out when it names an existing file. */
-static int try_path(const char *path, bool truncated, char *out, size_t outsz)
+/* Does @path name an existing file (not a directory)? */
+static bool exists_file(const char *path)
 {
 	struct stat st;
 
-	if (truncated || stat(path, &st) < 0 || S_ISDIR(st.st_mode))
+	return stat(path, &st) == 0 && !S_ISDIR(st.st_mode);
+}
+
+const char *cred_source_name(enum cred_source src)
+{
+	switch (src) {
+	case CRED_SRC_OPTION:
+		return "--credentials";
+	case CRED_SRC_ENV:
+		return "GOOGLE_APPLICATION_CREDENTIALS";
+	case CRED_SRC_DRIVEFS:
+		return "drivefs token file (drivefs auth login)";
+	case CRED_SRC_GCLOUD:
+		return "gcloud application default credentials";
+	case CRED_SRC_COLAB:
+		return "Colab application default credentials";
+	}
+	return "?";
+}
+
+/* snprintf into @path; -ENAMETOOLONG when it does not fit. */
+static int path_fmt(char *path, size_t pathsz, const char *fmt, ...)
+    PRINTF_LIKE(3, 4);
+static int path_fmt(char *path, size_t pathsz, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(path, pathsz, fmt, ap);
+	va_end(ap);
+	return n < 0 || (size_t)n >= pathsz ? -ENAMETOOLONG : 0;
+}
+
+int cred_config_dir(char *path, size_t pathsz)
+{
+	const char *xdg = getenv("XDG_CONFIG_HOME");
+	char pwbuf[1024];
+	const char *home;
+
+	/* The XDG spec ignores relative values. */
+	if (xdg && xdg[0] == '/')
+		return path_fmt(path, pathsz, "%s/drivefs", xdg);
+	home = home_dir(pwbuf, sizeof(pwbuf));
+	if (!home)
 		return -ENOENT;
-	return str_copy(out, outsz, path) < 0 ? -ENAMETOOLONG : 0;
+	return path_fmt(path, pathsz, "%s/.config/drivefs", home);
+}
+
+int cred_drivefs_path(char *path, size_t pathsz)
+{
+	char dir[4096];
+	int rc = cred_config_dir(dir, sizeof(dir));
+
+	if (rc < 0)
+		return rc;
+	return path_fmt(path, pathsz, "%s/credentials.json", dir);
+}
+
+int cred_candidate(unsigned i, char *path, size_t pathsz, enum cred_source *src)
+{
+	const char *gac = getenv("GOOGLE_APPLICATION_CREDENTIALS");
+	const char *sdk = getenv("CLOUDSDK_CONFIG");
+	const char *content = getenv("DRIVEFS_CONTENT_DIR");
+	char pwbuf[1024];
+	const char *home;
+
+	switch (i) {
+	case 0:
+		*src = CRED_SRC_ENV;
+		if (!gac || !*gac)
+			return -ENODATA;
+		return str_copy(path, pathsz, gac) < 0 ? -ENAMETOOLONG : 0;
+	case 1:
+		*src = CRED_SRC_DRIVEFS;
+		return cred_drivefs_path(path, pathsz) < 0 ? -ENODATA : 0;
+	case 2:
+		*src = CRED_SRC_GCLOUD;
+		/*
+		 * gcloud's own override. Colab sets it to /content/.config:
+		 * then this is Colab's file, and says so.
+		 */
+		if (sdk && sdk[0] == '/') {
+			char colab[4096];
+
+			if (path_fmt(path, pathsz,
+				     "%s/application_default_credentials.json",
+				     sdk) < 0)
+				return -ENODATA;
+			if (cred_candidate(3, colab, sizeof(colab), src) == 0 &&
+			    !strcmp(colab, path))
+				return 0; /* *src is CRED_SRC_COLAB */
+			*src = CRED_SRC_GCLOUD;
+			return 0;
+		}
+		home = home_dir(pwbuf, sizeof(pwbuf));
+		if (!home)
+			return -ENODATA;
+		return path_fmt(path, pathsz,
+				"%s/.config/gcloud/"
+				"application_default_credentials.json",
+				home) < 0
+			   ? -ENODATA
+			   : 0;
+	case 3:
+		*src = CRED_SRC_COLAB;
+		if (!content || content[0] != '/')
+			content = "/content";
+		return path_fmt(path, pathsz,
+				"%s/.config/application_default_credentials."
+				"json",
+				content) < 0
+			   ? -ENODATA
+			   : 0;
+	default:
+		return -ENOENT;
+	}
+}
+
+int cred_locate(const char *explicit_path, char *path, size_t pathsz,
+		enum cred_source *src)
+{
+	enum cred_source s;
+	int rc;
+
+	if (explicit_path) {
+		if (src)
+			*src = CRED_SRC_OPTION;
+		return str_copy(path, pathsz, explicit_path) < 0 ? -ENAMETOOLONG
+								 : 0;
+	}
+	for (unsigned i = 0;; i++) {
+		rc = cred_candidate(i, path, pathsz, &s);
+		if (rc == -ENOENT)
+			break;
+		if (rc < 0)
+			continue;
+		if (exists_file(path)) {
+			if (src)
+				*src = s;
+			return 0;
+		}
+		if (s == CRED_SRC_ENV)
+			log_warn("oauth",
+				 "GOOGLE_APPLICATION_CREDENTIALS names '%s', "
+				 "which does not exist or is a directory; "
+				 "trying the default locations",
+				 path);
+	}
+	if (pathsz)
+		path[0] = '\0';
+	return -ENOENT;
 }
 
 int cred_find(char *path, size_t pathsz)
 {
-	const char *gac = getenv("GOOGLE_APPLICATION_CREDENTIALS");
-	const char *xdg = getenv("XDG_CONFIG_HOME");
-	char pwbuf[1024];
-	const char *home = home_dir(pwbuf, sizeof(pwbuf));
-	char cand[4096];
-	int n;
+	return cred_locate(NULL, path, pathsz, NULL);
+}
 
-	if (gac && *gac) {
-		if (try_path(gac, false, path, pathsz) == 0)
-			return 0;
-		log_warn(
-		    "oauth",
-		    "GOOGLE_APPLICATION_CREDENTIALS names '%s', which does "
-		    "not exist or is a directory; trying the default "
-		    "locations",
-		    gac);
+int cred_set_subject(struct cred *c, const char *subject, char *why,
+		     size_t whysz)
+{
+	char *s;
+
+	if (c->type != CRED_SERVICE_ACCOUNT) {
+		oauth_why(why, whysz,
+			  "--subject needs a service account key (domain-wide "
+			  "delegation); these are authorized_user credentials");
+		return -EINVAL;
 	}
-	/* The XDG spec ignores relative values. */
-	if (xdg && xdg[0] == '/') {
-		n = snprintf(cand, sizeof(cand), "%s/drivefs/credentials.json",
-			     xdg);
-		if (try_path(cand, n < 0 || (size_t)n >= sizeof(cand), path,
-			     pathsz) == 0)
-			return 0;
-	} else if (home) {
-		n = snprintf(cand, sizeof(cand),
-			     "%s/.config/drivefs/credentials.json", home);
-		if (try_path(cand, n < 0 || (size_t)n >= sizeof(cand), path,
-			     pathsz) == 0)
-			return 0;
+	if (!*subject || strchr(subject, '\n') || strlen(subject) > 320) {
+		oauth_why(why, whysz, "--subject: not an email address");
+		return -EINVAL;
 	}
-	if (home) {
-		n = snprintf(cand, sizeof(cand),
-			     "%s/.config/gcloud/"
-			     "application_default_credentials.json",
-			     home);
-		if (try_path(cand, n < 0 || (size_t)n >= sizeof(cand), path,
-			     pathsz) == 0)
-			return 0;
-	}
-	if (try_path("/content/.config/application_default_credentials.json",
-		     false, path, pathsz) == 0)
-		return 0;
-	return -ENOENT;
+	s = strdup(subject);
+	if (!s)
+		return -ENOMEM;
+	free(c->subject);
+	c->subject = s;
+	return 0;
 }
 
 /* fsync the directory @dir so a rename in it is durable. */

@@ -49,15 +49,67 @@ int cred_parse(const char *json, size_t len, struct cred *out, char *why,
 int cred_load(const char *path, struct cred *out, char *why, size_t whysz);
 
 /*
- * Where credentials come from when --credentials is not given, in order:
- * $GOOGLE_APPLICATION_CREDENTIALS, $XDG_CONFIG_HOME/drivefs/credentials.json
- * (default ~/.config/...), ~/.config/gcloud/application_default_credentials.json,
- * /content/.config/application_default_credentials.json (Colab).
- * A relative $XDG_CONFIG_HOME is ignored (XDG spec). Puts the first that
- * exists in @path (a $GOOGLE_APPLICATION_CREDENTIALS that does not exist is
- * logged and skipped). Returns 0 or -ENOENT (also when @pathsz is too small).
+ * Where credentials come from, in this order (the first that exists wins):
+ *   1. --credentials FILE (the caller's @explicit_path);
+ *   2. $GOOGLE_APPLICATION_CREDENTIALS (one that does not exist is logged
+ *      and skipped);
+ *   3. the drivefs token file, $XDG_CONFIG_HOME/drivefs/credentials.json
+ *      (default ~/.config/drivefs/...; `drivefs auth login` writes it);
+ *   4. gcloud's ADC file, $CLOUDSDK_CONFIG/application_default_credentials.json
+ *      (default ~/.config/gcloud/...);
+ *   5. Colab's ADC file, /content/.config/application_default_credentials.json
+ *      ($DRIVEFS_CONTENT_DIR replaces /content, for tests). Colab sets
+ *      $CLOUDSDK_CONFIG to /content/.config, so step 4 finds this file
+ *      first; it is then reported as CRED_SRC_COLAB.
+ * A relative $XDG_CONFIG_HOME, $CLOUDSDK_CONFIG or $DRIVEFS_CONTENT_DIR is
+ * ignored (XDG spec).
  */
+enum cred_source {
+	CRED_SRC_OPTION,
+	CRED_SRC_ENV,
+	CRED_SRC_DRIVEFS,
+	CRED_SRC_GCLOUD,
+	CRED_SRC_COLAB,
+};
+
+/* A short description of @src for messages ("gcloud application ..."). */
+const char *cred_source_name(enum cred_source src);
+
+/*
+ * Candidate number @i (0-based) of steps 2-5 above, whether it exists or
+ * not: its path in @path and its source in *@src. Returns 0, -ENODATA when
+ * candidate @i is not defined here (no $GOOGLE_APPLICATION_CREDENTIALS, no
+ * home directory), or -ENOENT past the last one.
+ */
+int cred_candidate(unsigned i, char *path, size_t pathsz,
+		   enum cred_source *src);
+
+/*
+ * The credential file a mount would use: @explicit_path when non-NULL
+ * (not checked), else the first existing candidate. Puts it in @path and
+ * its source in *@src (@src may be NULL). Returns 0, -ENOENT (none exists)
+ * or -ENAMETOOLONG.
+ */
+int cred_locate(const char *explicit_path, char *path, size_t pathsz,
+		enum cred_source *src);
+
+/* cred_locate(NULL, ...): 0 or -ENOENT. */
 int cred_find(char *path, size_t pathsz);
+
+/*
+ * $XDG_CONFIG_HOME/drivefs (default ~/.config/drivefs), and the token file
+ * in it. Return 0, -ENOENT (no home directory) or -ENAMETOOLONG.
+ */
+int cred_config_dir(char *path, size_t pathsz);
+int cred_drivefs_path(char *path, size_t pathsz);
+
+/*
+ * Impersonate @subject with a service-account key (domain-wide delegation:
+ * the JWT's "sub" claim). Returns 0, -EINVAL (not a service account, or not
+ * an address: reason in @why) or -ENOMEM.
+ */
+int cred_set_subject(struct cred *c, const char *subject, char *why,
+		     size_t whysz);
 
 /*
  * Write @json to @path atomically with mode 0600: a temporary file in the

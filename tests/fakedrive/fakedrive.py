@@ -222,11 +222,15 @@ class AuthState:
                 "refresh_token": refresh_token, "account": "",
                 "universe_domain": "googleapis.com"}
 
-    def issue(self, user, scope, client_id, lifetime):
+    def issue(self, user, scope, client_id, lifetime, refresh=None):
+        """A new access token; `refresh` is the refresh token it came
+        from (revoking either revokes both, as Google does)."""
         token = "ya29.fake-" + secrets.token_urlsafe(48)
         self.access[token] = {"user": user, "scope": scope,
                               "client_id": client_id,
                               "exp": time.time() + lifetime}
+        if refresh:
+            self.access[token]["refresh"] = refresh
         # forget long-expired tokens
         if len(self.access) > 5000:
             now = time.time()
@@ -240,6 +244,25 @@ class AuthState:
         if info is None or info["exp"] <= time.time():
             return None
         return info
+
+    def revoke(self, token):
+        """Google's /revoke: a refresh token is revoked with every access
+        token issued from it; an access token is revoked with the refresh
+        token it came from. Returns False for an unknown token."""
+        rt = None
+        if token in self.refresh:
+            rt = token
+        elif token in self.access:
+            self.access[token]["exp"] = 0
+            rt = self.access[token].get("refresh")
+        else:
+            return False
+        if rt and rt in self.refresh:
+            self.refresh[rt]["revoked"] = True
+            for info in self.access.values():
+                if info.get("refresh") == rt:
+                    info["exp"] = 0
+        return True
 
     def expire_all(self):
         now = time.time()
@@ -832,6 +855,15 @@ class Handler(ApiMixin, UploadMixin, OAuthMixin, ControlMixin,
         store = self.server.store
         with store.lock:
             data = store.render(rec, self.me())
+        self.send_json(status, F.apply(tree, data))
+
+    def rendered(self, rec):
+        """The resource as a reply shows it; call with the store lock held
+        by the request that changed it, so the reply is that request's
+        result even when another client changes the file right after."""
+        return self.server.store.render(rec, self.me())
+
+    def send_rendered(self, data, tree, status=200):
         self.send_json(status, F.apply(tree, data))
 
     def read_json(self):

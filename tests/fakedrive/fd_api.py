@@ -254,7 +254,8 @@ class ApiMixin:
         store = self.server.store
         with store.lock:
             rec = store.create(meta, self.user)
-        self.send_file(rec, tree)
+            data = self.rendered(rec)
+        self.send_rendered(data, tree)
 
     def h_files_update(self, fid):
         tree = self.fields(F.FILE, F.DEFAULT_FILE)
@@ -265,7 +266,8 @@ class ApiMixin:
             rec = store.update(rec, meta, self.user,
                                self.list_param("addParents"),
                                self.list_param("removeParents"))
-        self.send_file(rec, tree)
+            data = self.rendered(rec)
+        self.send_rendered(data, tree)
 
     def h_files_delete(self, fid):
         store = self.server.store
@@ -285,7 +287,8 @@ class ApiMixin:
         with store.lock:
             src = store.get(fid)
             rec = store.copy(src, meta, self.user)
-        self.send_file(rec, tree)
+            data = self.rendered(rec)
+        self.send_rendered(data, tree)
 
     def h_generate_ids(self):
         tree = self.fields(F.GENERATED_IDS, None)

@@ -38,11 +38,12 @@ class OAuthMixin:
         return form
 
     def token_reply(self, user, scope, client_id, refresh_token=None,
-                    with_scope=True):
+                    with_scope=True, from_refresh=None):
         srv = self.server
         life = int(srv.config["token_lifetime"])
         with srv.store.lock:
-            token = srv.auth.issue(user, scope, client_id, life)
+            token = srv.auth.issue(user, scope, client_id, life,
+                                   refresh=from_refresh or refresh_token)
             srv.mark_dirty()
         body = {"access_token": token, "expires_in": life}
         if refresh_token:
@@ -117,7 +118,7 @@ class OAuthMixin:
                     return self.oauth_error(400, "invalid_scope",
                                             "Bad Request")
                 scope = " ".join(sorted(want))
-        self.token_reply(info["user"], scope, cid)
+        self.token_reply(info["user"], scope, cid, from_refresh=rt)
 
     def grant_jwt(self, form):
         srv = self.server
@@ -226,19 +227,31 @@ class OAuthMixin:
                             ("Content-Type", "text/html")], b"")
 
     def h_revoke(self):
+        """Google's revocation endpoint (POST https://oauth2.googleapis.com/
+        revoke, token= in the form body or the query string): 200 `{}` when
+        the token was revoked; 400 `invalid_token` "Token expired or
+        revoked" for an unknown or already revoked token. Revoking a refresh
+        token also revokes the access tokens issued from it; revoking an
+        access token also revokes its refresh token."""
+        # The legacy accounts.google.com/o/oauth2/revoke also took GET.
+        if self.command != "POST" and not (
+                self.command == "GET" and
+                self.req_path == "/o/oauth2/revoke"):
+            return self.oauth_error(405, "invalid_request",
+                                    "Method Not Allowed")
         form = self.read_form()
         token = form.get("token", "")
         srv = self.server
         with srv.store.lock:
-            found = False
-            if token in srv.auth.refresh:
-                srv.auth.refresh[token]["revoked"] = True
-                found = True
-            if token in srv.auth.access:
-                srv.auth.access[token]["exp"] = 0
-                found = True
-            srv.mark_dirty()
-        if not found:
+            auth = srv.auth
+            live = (token in auth.refresh and
+                    not auth.refresh[token]["revoked"]) or \
+                (token in auth.access and auth.check(token) is not None)
+            if live:
+                auth.revoke(token)
+                srv.mark_dirty()
+        if not live:
             return self.oauth_error(400, "invalid_token",
                                     "Token expired or revoked")
-        self.send_raw(200, [("Content-Type", "application/json")], b"{}")
+        self.send_raw(200, [("Content-Type",
+                             "application/json; charset=utf-8")], b"{}")

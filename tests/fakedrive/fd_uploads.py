@@ -49,10 +49,11 @@ class UploadMixin:
                                        self.list_param("addParents"),
                                        self.list_param("removeParents"),
                                        content=blob, media_mime=media_mime)
+                data = self.rendered(rec)
         finally:
             if os.path.exists(blob.path):
                 os.unlink(blob.path)
-        self.send_file(rec, tree)
+        self.send_rendered(data, tree)
 
     def receive_blob(self):
         w = S.BlobWriter(self.server.store.tmp_dir)
@@ -374,4 +375,5 @@ class UploadMixin:
             sess["done"] = rec["id"]
             srv.hashers.pop(sess["id"], None)
             srv.mark_dirty()
-        self.send_file(rec, tree)
+            data = self.rendered(rec)
+        self.send_rendered(data, tree)

@@ -318,7 +318,8 @@ def _build_argv(drive, creds_file, mnt, cache_dir, writeback_delay, fsync,
                 local_only, no_default_local_only, root, qps, extra_args):
     exe = DRIVEFS_BIN / "drivefs"
     argv = shlex.split(os.environ.get("DRIVEFS_TEST_WRAPPER", ""))
-    argv += [str(exe), "mount", "-f",
+    # --no-config: the developer's ~/.config/drivefs/config must not leak in.
+    argv += [str(exe), "mount", "-f", "--no-config",
              "--credentials", str(creds_file),
              "--api-url", drive.url,
              "--token-url", drive.url + "/token",

@@ -240,7 +240,8 @@ def test_remote_swap_seen_in_reverse_order(mount_factory, drive):
 
 def test_dirty_file_keeps_local_bytes(mount_factory, drive):
     f = drive.seed("d.txt", b"base")
-    m = polled(mount_factory, writeback_delay=30)
+    m = polled(mount_factory, writeback_delay=30,
+               allow_log=[r"conflict \(keep-both\)"])
     (m.path / "d.txt").write_bytes(b"local edit")
     drive.reset_stats()
     drive.act("edit", id=f.id, content=b"remote edit")
@@ -248,3 +249,9 @@ def test_dirty_file_keeps_local_bytes(mount_factory, drive):
                "three polls")
     assert (m.path / "d.txt").read_bytes() == b"local edit"
     assert "keeping the local state" in m.log()
+    # At unmount the upload meets the remote edit: both are kept
+    # (test_mount_conflicts.py has the details).
+    m.unmount()
+    got = sorted(drive.content(x["id"]) for x in drive.tree()
+                 if not x.get("trashed"))
+    assert got == [b"local edit", b"remote edit"]

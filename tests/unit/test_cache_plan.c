@@ -181,8 +181,37 @@ static void test_table(void)
 	check_rows(rows, n);
 }
 
+/* The content check before an upload (DESIGN.md "Two machines"). */
+static void test_content_check(void)
+{
+	struct plan_check_in in = {"aaa", 3, false, "aaa", 3, ""};
+
+	CHECK_INT(plan_content_check(&in), PLAN_CHECK_UPLOAD);
+	CHECK(!plan_check_needs_local_md5(&in));
+	in.remote_version = 5; /* renamed there: bytes unchanged */
+	CHECK_INT(plan_content_check(&in), PLAN_CHECK_UPLOAD);
+	in.remote_md5 = "bbb"; /* edited there */
+	CHECK(plan_check_needs_local_md5(&in));
+	in.local_md5 = "ccc";
+	CHECK_INT(plan_content_check(&in), PLAN_CHECK_CONFLICT);
+	in.local_md5 = "bbb"; /* to the same bytes as ours */
+	CHECK_INT(plan_content_check(&in), PLAN_CHECK_SAME);
+	in.remote_gone = true;
+	CHECK_INT(plan_content_check(&in), PLAN_CHECK_GONE);
+	CHECK(!plan_check_needs_local_md5(&in));
+	/* No checksums: versions decide, conservatively. */
+	in = (struct plan_check_in){"", 3, false, "", 3, ""};
+	CHECK_INT(plan_content_check(&in), PLAN_CHECK_UPLOAD);
+	in.remote_version = 4;
+	CHECK_INT(plan_content_check(&in), PLAN_CHECK_CONFLICT);
+	in.base_version = -1;
+	in.remote_version = 3;
+	CHECK_INT(plan_content_check(&in), PLAN_CHECK_CONFLICT);
+}
+
 int main(void)
 {
 	test_table();
+	test_content_check();
 	return unit_report();
 }

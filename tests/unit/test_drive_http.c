@@ -275,8 +275,67 @@ static void test_client_lifecycle(void)
 	http_free(h);
 }
 
+static void test_kind_of(void)
+{
+	static const struct {
+		const char *method, *url;
+		enum http_kind kind;
+	} cases[] = {
+	    {"GET", "https://h/drive/v3/about?fields=user", HTTP_KIND_ABOUT},
+	    {"GET", "https://h/drive/v3/files?q=x", HTTP_KIND_FILES_LIST},
+	    {"POST", "https://h/drive/v3/files?fields=id",
+	     HTTP_KIND_FILES_CREATE},
+	    {"GET", "https://h/drive/v3/files/abc?fields=id",
+	     HTTP_KIND_FILES_GET},
+	    {"GET", "https://h/drive/v3/files/abc?alt=media", HTTP_KIND_DOWNLOAD},
+	    {"GET", "https://h/drive/v3/files/abc?fields=x&alt=media",
+	     HTTP_KIND_DOWNLOAD},
+	    {"GET", "https://h/drive/v3/files/abc/export?mimeType=t",
+	     HTTP_KIND_EXPORT},
+	    {"PATCH", "https://h/drive/v3/files/abc", HTTP_KIND_FILES_UPDATE},
+	    {"DELETE", "https://h/drive/v3/files/abc", HTTP_KIND_FILES_DELETE},
+	    {"GET", "https://h/drive/v3/files/generateIds?count=9",
+	     HTTP_KIND_GENERATE_IDS},
+	    {"POST", "https://h/upload/drive/v3/files?uploadType=multipart",
+	     HTTP_KIND_UPLOAD},
+	    {"PUT", "https://h/upload/drive/v3/files/x?upload_id=1",
+	     HTTP_KIND_UPLOAD},
+	    {"GET", "https://h/drive/v3/changes/startPageToken",
+	     HTTP_KIND_CHANGES_TOKEN},
+	    {"GET", "https://h/drive/v3/changes?pageToken=1",
+	     HTTP_KIND_CHANGES_LIST},
+	    {"POST", "http://127.0.0.1:9/token", HTTP_KIND_TOKEN},
+	    {"POST", "https://oauth2.googleapis.com/token", HTTP_KIND_TOKEN},
+	    {"GET", "https://h/other", HTTP_KIND_OTHER},
+	    {"GET", "https://h", HTTP_KIND_OTHER},
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++)
+		CHECK_STR(http_kind_name(
+			      http_kind_of(cases[i].method, cases[i].url)),
+			  http_kind_name(cases[i].kind));
+	CHECK_STR(http_kind_name(HTTP_KIND_DOWNLOAD), "files.get.media");
+	CHECK_STR(http_kind_name(HTTP_KIND_N), "other");
+}
+
+static void test_activity_offline(void)
+{
+	struct http_activity a;
+
+	memset(&a, 0, sizeof(a));
+	CHECK(!http_activity_offline(&a)); /* nothing happened yet */
+	a.last_unreachable_wall_ms = 100;
+	CHECK(http_activity_offline(&a));
+	a.last_response_wall_ms = 200;
+	CHECK(!http_activity_offline(&a)); /* answered since */
+	a.last_unreachable_wall_ms = 300;
+	CHECK(http_activity_offline(&a));
+}
+
 int main(void)
 {
+	test_kind_of();
+	test_activity_offline();
 	test_backoff_bounds();
 	test_pacer();
 	test_retry_after();

@@ -288,24 +288,44 @@ static void mkdirs(const char *rel)
 
 static void test_find_order(void)
 {
-	const char *colab =
-	    "/content/.config/application_default_credentials.json";
-	bool has_colab = access(colab, F_OK) == 0;
 	char found[512];
+	enum cred_source src;
 
 	unsetenv("GOOGLE_APPLICATION_CREDENTIALS");
+	unsetenv("CLOUDSDK_CONFIG");
 	setenv("HOME", tpath("home"), 1);
 	setenv("XDG_CONFIG_HOME", tpath("xdg"), 1);
+	setenv("DRIVEFS_CONTENT_DIR", tpath("content"), 1);
 	mkdirs("home/.config/gcloud");
 	mkdirs("home/.config/drivefs");
 	mkdirs("xdg/drivefs");
+	mkdirs("content/.config");
+	mkdirs("sdk");
 
-	if (has_colab) {
-		CHECK_INT(cred_find(found, sizeof(found)), 0);
-		CHECK_STR(found, colab);
-	} else {
-		CHECK_INT(cred_find(found, sizeof(found)), -ENOENT);
-	}
+	CHECK_INT(cred_find(found, sizeof(found)), -ENOENT);
+
+	/* Colab's ADC file, last in the order. */
+	write_text(
+	    tpath("content/.config/application_default_credentials.json"),
+	    AU_OK);
+	CHECK_INT(cred_locate(NULL, found, sizeof(found), &src), 0);
+	CHECK_STR(
+	    found,
+	    tpath("content/.config/application_default_credentials.json"));
+	CHECK_INT(src, CRED_SRC_COLAB);
+
+	/* gcloud's, under $CLOUDSDK_CONFIG when that is set. */
+	write_text(tpath("sdk/application_default_credentials.json"), AU_OK);
+	setenv("CLOUDSDK_CONFIG", tpath("sdk"), 1);
+	CHECK_INT(cred_locate(NULL, found, sizeof(found), &src), 0);
+	CHECK_STR(found, tpath("sdk/application_default_credentials.json"));
+	CHECK_INT(src, CRED_SRC_GCLOUD);
+	unsetenv("CLOUDSDK_CONFIG");
+
+	/* --credentials is taken as it is. */
+	CHECK_INT(cred_locate("/x/y.json", found, sizeof(found), &src), 0);
+	CHECK_STR(found, "/x/y.json");
+	CHECK_INT(src, CRED_SRC_OPTION);
 
 	/* gcloud's ADC file. */
 	write_text(tpath("home/.config/gcloud/"
@@ -323,7 +343,10 @@ static void test_find_order(void)
 
 	/* $XDG_CONFIG_HOME/drivefs comes before gcloud. */
 	write_text(tpath("xdg/drivefs/credentials.json"), AU_OK);
-	CHECK_INT(cred_find(found, sizeof(found)), 0);
+	CHECK_INT(cred_locate(NULL, found, sizeof(found), &src), 0);
+	CHECK_STR(found, tpath("xdg/drivefs/credentials.json"));
+	CHECK_INT(src, CRED_SRC_DRIVEFS);
+	CHECK_INT(cred_drivefs_path(found, sizeof(found)), 0);
 	CHECK_STR(found, tpath("xdg/drivefs/credentials.json"));
 
 	/* Without XDG_CONFIG_HOME (or with a relative one): ~/.config. */
@@ -482,6 +505,27 @@ static void test_write_file(void)
 	}
 }
 
+static void test_subject(void)
+{
+	struct cred c;
+	char why[256];
+
+	CHECK_INT(cred_parse(SA_OK, strlen(SA_OK), &c, why, sizeof(why)), 0);
+	CHECK_INT(cred_set_subject(&c, "alice@example.com", why, sizeof(why)),
+		  0);
+	CHECK_STR(c.subject, "alice@example.com");
+	CHECK_INT(cred_set_subject(&c, "", why, sizeof(why)), -EINVAL);
+	CHECK_INT(cred_set_subject(&c, "a\nb", why, sizeof(why)), -EINVAL);
+	CHECK_STR(c.subject, "alice@example.com");
+	cred_release(&c);
+	CHECK_INT(cred_parse(AU_OK, strlen(AU_OK), &c, why, sizeof(why)), 0);
+	CHECK_INT(cred_set_subject(&c, "alice@example.com", why, sizeof(why)),
+		  -EINVAL);
+	CHECK(strstr(why, "service account") != NULL);
+	CHECK(c.subject == NULL);
+	cred_release(&c);
+}
+
 int main(void)
 {
 	char cmd[300];
@@ -497,6 +541,7 @@ int main(void)
 	test_parse_huge();
 	test_load();
 	test_find_order();
+	test_subject();
 	test_write_file();
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
 	if (system(cmd) != 0)
