@@ -123,6 +123,7 @@ int cache_new(const struct cache_opts *o, struct drive *d, const char *root_id,
 	c->lock_fd = -1;
 	c->store.dirfd = -1;
 	list_init(&c->fetch_jobs);
+	list_init(&c->handles);
 	init_cond(&c->sync_cond);
 	init_cond(&c->fetch_cond);
 	pthread_mutex_init(&c->about_lock, NULL);
@@ -189,6 +190,15 @@ void cache_free(struct cache *c)
 		sync_stop(c);
 	}
 	idpool_free(c->ids);
+	while (c->t_ready && !list_empty(&c->handles)) {
+		struct cache_handle *h =
+		    list_entry(c->handles.next, struct cache_handle, link);
+
+		list_del_init(&h->link);
+		if (h->fd >= 0)
+			close(h->fd);
+		free(h);
+	}
 	if (c->t_ready)
 		tree_release(&c->t);
 	store_release(&c->store);

@@ -40,6 +40,7 @@ struct cache_handle {
 	int flags;	   /* open(2) flags */
 	int64_t ra_next;   /* where a sequential read would go on (t.lock) */
 	int64_t ra_window; /* current readahead window (t.lock) */
+	struct list_head link; /* on c->handles (t.lock) */
 };
 
 struct fetch_job {
@@ -78,6 +79,10 @@ struct cache {
 	size_t conflict_next;	  /* next slot to write */
 	uint64_t conflicts_total; /* ever recorded */
 	char host[64];		  /* names conflict copies */
+
+	/* Open handles (file.c), freed at cache_free() if the kernel never
+	 * released them (a SIGTERM ends the session first). t.lock. */
+	struct list_head handles;
 
 	/* Readahead workers (fetch.c). Protected by t.lock. */
 	pthread_cond_t fetch_cond;

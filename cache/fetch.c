@@ -258,6 +258,8 @@ static int revalidate_locked(struct cache *c, struct node *n)
 	struct drive_err err;
 	int rc;
 
+	if (n->l.deleted || !n->id[0])
+		return -ENOENT; /* the poller found it gone meanwhile */
 	memcpy(id, n->id, sizeof(id));
 	drive_err_init(&err);
 	tree_unlock(t);
@@ -267,6 +269,10 @@ static int revalidate_locked(struct cache *c, struct node *n)
 		rc = -ENOENT;
 	if (rc < 0)
 		goto out;
+	if (n->l.deleted || !n->id[0]) {
+		rc = -ENOENT; /* the poller found it gone meanwhile */
+		goto out;
+	}
 	rc = -EIO;
 	if (strcmp(n->id, id) || n->c.dirty || !n->l.parent ||
 	    n->c.fetching.n || n->c.pins || n->c.evicting) {
@@ -304,6 +310,11 @@ int fetch_ensure_range_locked(struct cache *c, struct node *n, int64_t off,
 
 	end = MIN(want, n->l.size);
 	while (!ranges_covers(&n->c.present, off, end)) {
+		if (!fetchable(n) && (!n->id[0] || !n->r.exists)) {
+			/* Gone from Drive meanwhile (the poller dropped it):
+			 * as if the open had come after. */
+			return -ENOENT;
+		}
 		if (!fetchable(n)) {
 			log_debug(SUB, "'%s' (%s): bytes %" PRId64 "-%" PRId64
 				       " are of no version Drive has",

@@ -96,6 +96,7 @@ static int open_locked(struct cache *c, struct node *n, int flags,
 	h = calloc(1, sizeof(*h));
 	if (!h)
 		return -ENOMEM;
+	list_add(&h->link, &c->handles);
 	h->fd = -1;
 	h->flags = flags;
 	while (n->c.evicting)
@@ -154,6 +155,7 @@ fail:
 		n->c.open_writers--;
 	if (fd >= 0)
 		close(fd);
+	list_del_init(&h->link);
 	free(h);
 	return rc;
 }
@@ -399,6 +401,7 @@ void cache_release(struct cache *c, struct cache_handle *h)
 			n->l.mtime.tv_nsec = (n->r.mtime_ms % 1000) * 1000000;
 		}
 	}
+	list_del_init(&h->link);
 	tree_unref_locked(&c->t, n);
 	tree_unlock(&c->t);
 	if (h->fd >= 0)
