@@ -255,3 +255,28 @@ def test_dirty_file_keeps_local_bytes(mount_factory, drive):
     got = sorted(drive.content(x["id"]) for x in drive.tree()
                  if not x.get("trashed"))
     assert got == [b"local edit", b"remote edit"]
+
+
+def test_namespace_changes_on_one_mount_appear_on_other(mount_factory, drive):
+    # Within writeback delay + poll interval + a margin (DEADLINE).
+    drive.seed("keep/", None)
+    a = polled(mount_factory)
+    b = polled(mount_factory)
+    assert names(b.path) == {"keep"}
+    (a.path / "new.txt").write_bytes(b"created on A")
+    poll_until(lambda: read_or_none(b.path / "new.txt") == b"created on A",
+               DEADLINE, "B to see A's create")
+    os.rename(a.path / "new.txt", a.path / "renamed.txt")
+    poll_until(lambda: names(b.path) == {"keep", "renamed.txt"}, DEADLINE,
+               lambda: "B to see A's rename, ls says %r" % names(b.path))
+    os.rename(a.path / "renamed.txt", a.path / "keep" / "moved.txt")
+    poll_until(lambda: names(b.path / "keep") == {"moved.txt"} and
+               names(b.path) == {"keep"}, DEADLINE, "B to see A's move")
+    assert (b.path / "keep" / "moved.txt").read_bytes() == b"created on A"
+    os.mkdir(a.path / "dir")
+    poll_until(lambda: "dir" in names(b.path), DEADLINE, "B to see A's mkdir")
+    os.unlink(a.path / "keep" / "moved.txt")
+    poll_until(lambda: names(b.path / "keep") == set(), DEADLINE,
+               "B to see A's delete")
+    wait_synced(a)
+    wait_synced(b)
