@@ -23,7 +23,6 @@ Environment (all optional):
                   6 and ceil need 5; 8 needs 10), for profiling one
   BENCH_DRIVEFS_LOG  drivefs --log SPEC (e.g. "info,sync=debug")
   BENCH_EMU_VERBOSE=1  the emulator logs one line per request
-  BENCH_EMU_STOCK=1    run the emulator unpatched (see EMU_PATCHES)
   BENCH_PERF      comma list of workload ids to profile: `perf record -g`
                   of the running drivefs during each, to BENCH_DIR/perf-ID.data
 
@@ -103,8 +102,6 @@ class Settings:
     def as_dict(self):
         return {
             "rtt_ms": self.rtt_ms, "bandwidth_MBps": self.bw_mbs,
-            "emulator_patches": [] if emulator_stock() else [
-                "TCP_NODELAY", "no O(files) quota scan per upload"],
             "scale": self.scale, "qps": self.qps,
             "writeback_delay_s": self.wb_delay,
             "uploads_in_flight": UPLOADS_IN_FLIGHT,
@@ -144,37 +141,11 @@ def machine_info():
 # processes: the emulator and the mounts
 # ---------------------------------------------------------------------------
 
-# Two emulator artifacts that real Drive does not have and that would
-# otherwise dominate what the bench measures (BENCH_EMU_STOCK=1 keeps them):
-#  - its handler leaves Nagle on: a reply written as headers, then body,
-#    waits for the client's delayed ACK (40 ms) on every reused keep-alive
-#    connection, so each call costs RTT_MS + 40 ms;
-#  - every content create/update checks the quota by summing the sizes of
-#    all files (fd_store.Store.usage(), with an ancestor walk per file):
-#    about 1.3 ms of CPU per 1,000 files in Drive, under the GIL, per upload.
-#    Skipped while the quota is the default (never reached here).
-EMU_PATCHES = """\
-import fakedrive, fd_store
-fakedrive.Handler.disable_nagle_algorithm = True
-_check_quota = fd_store.Store._check_quota
-def _quota(self, new_bytes, old_bytes=0):
-    if self.quota_limit < fd_store.DEFAULT_QUOTA:
-        return _check_quota(self, new_bytes, old_bytes)
-fd_store.Store._check_quota = _quota
-"""
-
-
-def emulator_stock():
-    return os.environ.get("BENCH_EMU_STOCK", "") not in ("", "0")
-
-
 def launch_emulator(workdir, s):
     """The emulator without --data (no state file is rewritten while we
     seed 20,000 files), on a free loopback port. Returns FakeDrive."""
     log = open(workdir / "fakedrive.log", "ab")
     code = "import sys; sys.path.insert(0, %r)\n" % str(FAKEDRIVE_PY.parent)
-    if not emulator_stock():
-        code += EMU_PATCHES
     code += "import fakedrive\nsys.exit(fakedrive.main())\n"
     cmd = [sys.executable, "-S", "-c", code, "--port", "0",
            "--host", "127.0.0.1", "--latency-ms", str(s.rtt_ms),

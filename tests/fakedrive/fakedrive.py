@@ -120,6 +120,7 @@ class Faults:
     def __init__(self):
         self.lock = threading.Lock()
         self.rules = []
+        self.fired = {}     # action -> rules that fired (GET faults)
 
     def add(self, rules):
         clean = []
@@ -142,12 +143,20 @@ class Faults:
     def clear(self):
         with self.lock:
             self.rules = []
+            self.fired = {}
 
     def list(self):
         with self.lock:
             return [dict(r) for r in self.rules]
 
     def match(self, kind, target):
+        r = self._match(kind, target)
+        if r:
+            with self.lock:
+                self.fired[r["action"]] = self.fired.get(r["action"], 0) + 1
+        return r
+
+    def _match(self, kind, target):
         with self.lock:
             for r in list(self.rules):
                 if r["kind"] != "*" and not fnmatch.fnmatchcase(kind,
@@ -515,6 +524,9 @@ class Handler(ApiMixin, UploadMixin, OAuthMixin, ControlMixin,
     server_version = "ESF"
     sys_version = ""
     timeout = 300
+    # Replies go out as headers then body: with Nagle on, each one on a
+    # reused connection would wait for the client's delayed ACK (40 ms).
+    disable_nagle_algorithm = True
 
     def version_string(self):
         return "ESF"
