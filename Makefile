@@ -36,7 +36,7 @@ TEST_TOOLS := $(patsubst %.c,$(B)/%,$(wildcard tests/tools/*.c))
 
 .SECONDARY:
 
-.PHONY: all test unit integ asan asan-canary deps install demo clean \
+.PHONY: all test unit integ asan asan-canary deps fuzz-deps install demo clean \
 	format check-deps lint bench fuzz
 all: $(PROGS) $(TEST_TOOLS)
 
@@ -63,8 +63,9 @@ $(B)/tests/tools/%: $(B)/tests/tools/%.o $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # Install what the build and the tests need, only when something is missing.
-deps:
-	@missing=""; for p in $(DEB_PKGS); do \
+# Installs whichever of $(1) are missing (apt-get; sudo unless root).
+define apt_install
+	@missing=""; for p in $(1); do \
 		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | \
 			grep -q "ok installed" || missing="$$missing $$p"; \
 	done; \
@@ -75,6 +76,13 @@ deps:
 		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq \
 			--no-install-recommends $$missing </dev/null; \
 	fi
+endef
+
+deps:
+	$(call apt_install,$(DEB_PKGS))
+
+fuzz-deps: deps
+	$(call apt_install,$(FUZZ_DEB_PKGS))
 
 unit: $(UNIT_BINS)
 	@fail=0; for t in $(UNIT_BINS); do \
@@ -108,7 +116,8 @@ asan-canary:
 # libFuzzer targets for the parsers (tests/fuzz/fuzz_*.c), FUZZ_SECONDS each.
 FUZZ_SECONDS ?= 30
 FUZZ_SRCS := $(wildcard common/*.c drive/*.c oauth/*.c)
-fuzz:
+FUZZ_DEB_PKGS := clang libclang-rt-14-dev
+fuzz: fuzz-deps
 	@mkdir -p build/fuzz
 	@for f in tests/fuzz/fuzz_*.c; do \
 		t=build/fuzz/$$(basename $$f .c); \

@@ -17,6 +17,7 @@
 #include <inttypes.h>
 
 #include "cache/cache_i.h"
+#include "cache/journal.h"
 #include "common/clock.h"
 #include "common/log.h"
 
@@ -71,10 +72,15 @@ int cache_setattr(struct cache *c, uint64_t ino, const struct cache_setattr *sa,
 	if (changed)
 		sync_note_locked(c, n);
 	cache_stat_locked(c, n, st);
+	/* Size and mtime too while it is open for writing. */
+	if (list_linked(&n->s.pending))
+		journal_note_final_locked(c, n);
 out_n:
 	tree_unref_locked(t, n);
 out:
 	tree_unlock(t);
+	if (rc == 0)
+		rc = journal_commit(c->j);
 	return rc;
 }
 

@@ -14,6 +14,7 @@
 
 #include "cache/cache_i.h"
 #include "cache/conflict.h"
+#include "cache/journal.h"
 #include "common/log.h"
 
 #define SUB "cache"
@@ -86,16 +87,33 @@ static int mkdir_p(const char *path)
 	return rc;
 }
 
-static int take_lock(struct cache *c)
+/*
+ * One daemon per cache dir: an flock on <dir>/lock, which holds the pid of
+ * the daemon that has it (*@holder, for the message, when it is taken).
+ */
+static int take_lock(struct cache *c, long *holder)
 {
-	char path[4096];
+	char path[4096], buf[32];
+	ssize_t got;
+	int len;
 
+	*holder = 0;
 	snprintf(path, sizeof(path), "%s/lock", c->dir);
 	c->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (c->lock_fd < 0)
 		return -errno;
-	if (flock(c->lock_fd, LOCK_EX | LOCK_NB) < 0)
-		return errno == EWOULDBLOCK ? -EBUSY : -errno;
+	if (flock(c->lock_fd, LOCK_EX | LOCK_NB) < 0) {
+		if (errno != EWOULDBLOCK)
+			return -errno;
+		got = pread(c->lock_fd, buf, sizeof(buf) - 1, 0);
+		buf[got > 0 ? got : 0] = '\0';
+		*holder = strtol(buf, NULL, 10);
+		return -EBUSY;
+	}
+	len = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
+	if (ftruncate(c->lock_fd, 0) < 0 ||
+	    pwrite(c->lock_fd, buf, (size_t)len, 0) != len)
+		log_debug(SUB, "writing the pid into '%s' failed", path);
 	return 0;
 }
 
@@ -114,6 +132,7 @@ int cache_new(const struct cache_opts *o, struct drive *d, const char *root_id,
 {
 	struct cache *c = calloc(1, sizeof(*c));
 	const char *step = "memory";
+	long holder = 0;
 	int rc = -ENOMEM;
 
 	if (!c)
@@ -136,7 +155,11 @@ int cache_new(const struct cache_opts *o, struct drive *d, const char *root_id,
 	if (rc < 0)
 		goto fail;
 	step = "locking it";
-	rc = take_lock(c);
+	rc = take_lock(c, &holder);
+	if (rc < 0)
+		goto fail;
+	step = "reading the journal";
+	rc = journal_open(c->dir, &c->j);
 	if (rc < 0)
 		goto fail;
 	step = "local-only patterns";
@@ -149,15 +172,25 @@ int cache_new(const struct cache_opts *o, struct drive *d, const char *root_id,
 		goto fail;
 	c->t_ready = true;
 	c->t.host = c->host;
+	/* Recovered nodes keep their inode numbers (content/<ino>). */
+	c->t.next_ino = MAX(c->t.next_ino, journal_max_ino(c->j) + 1);
 	step = "the content directory";
-	rc = store_init(&c->store, c->dir);
+	rc = store_init(&c->store, c->dir, c->j);
 	if (rc < 0)
 		goto fail;
 	*out = c;
 	return 0;
 fail:
-	log_err(SUB, "cache directory '%s': %s failed: %s", o->dir, step,
-		rc == -EBUSY ? "another drivefs mount uses it" : strerror(-rc));
+	if (rc == -EBUSY && holder > 0)
+		log_err(SUB,
+			"cache directory '%s' is in use by another drivefs "
+			"daemon (pid %ld): refusing to start a second one",
+			o->dir, holder);
+	else
+		log_err(SUB, "cache directory '%s': %s failed: %s", o->dir,
+			step,
+			rc == -EBUSY ? "another drivefs mount uses it"
+				     : strerror(-rc));
 	cache_free(c);
 	return rc;
 fail_msg:
@@ -169,7 +202,11 @@ int cache_start(struct cache *c)
 {
 	int rc;
 
-	rc = idpool_new(c->d, &c->ids);
+	/* Before any uploader runs or the kernel is served: what a crashed
+	 * run acknowledged is pending again. */
+	rc = journal_recover(c);
+	if (rc == 0)
+		rc = idpool_new(c->d, &c->ids);
 	if (rc == 0)
 		rc = sync_start(c);
 	if (rc == 0)
@@ -188,6 +225,7 @@ void cache_free(struct cache *c)
 	if (c->t_ready) {
 		fetch_stop(c);
 		sync_stop(c);
+		journal_close(c); /* what is left pending stays on disk */
 	}
 	idpool_free(c->ids);
 	while (c->t_ready && !list_empty(&c->handles)) {
@@ -202,6 +240,7 @@ void cache_free(struct cache *c)
 	if (c->t_ready)
 		tree_release(&c->t);
 	store_release(&c->store);
+	journal_free(c->j);
 	local_only_release(&c->lo);
 	if (c->lock_fd >= 0)
 		close(c->lock_fd);

@@ -37,16 +37,18 @@ struct cache_opts {
 	const char *dir;  /* this mount's cache directory */
 	int64_t size_max; /* cap for clean cached bytes */
 	int64_t writeback_delay_ms;
-	bool fsync_remote;  /* fsync waits for Drive */
-	int upload_workers; /* pushes in flight (default 8) */
-	int fetch_workers;  /* readahead downloads in flight (4) */
-	int64_t whole_max;  /* fetch files up to this whole (8 MiB) */
+	int64_t drain_timeout_ms; /* cache_drain() gives up after it (0: no
+				     limit) */
+	bool fsync_remote;	  /* fsync waits for Drive */
+	int upload_workers;	  /* pushes in flight (default 8) */
+	int fetch_workers;	  /* readahead downloads in flight (4) */
+	int64_t whole_max;	  /* fetch files up to this whole (8 MiB) */
 	const char *const *local_only; /* patterns (local_only.h) */
 	size_t n_local_only;
 	const struct tree_naming *naming; /* borrowed, outlives the cache */
 	enum cache_conflict_policy conflict;
 	const char *host; /* names conflict copies; NULL: gethostname() */
-	uid_t uid;			  /* owner shown for every file */
+	uid_t uid;	  /* owner shown for every file */
 	gid_t gid;
 };
 
@@ -65,8 +67,9 @@ int cache_new(const struct cache_opts *o, struct drive *d, const char *root_id,
 int cache_start(struct cache *c);
 /*
  * Push everything that is pending, ignoring the writeback delay, and return
- * when nothing is pending (0) or cache_drain_abort() was called (-EINTR).
- * Logs progress every 10 s.
+ * when nothing is pending (0) or cache_drain_abort() was called (-EINTR),
+ * or after o.drain_timeout_ms, or when all that is left is quarantined
+ * (-ETIMEDOUT: each path still queued is logged). Logs progress every 10 s.
  */
 int cache_drain(struct cache *c);
 /* Make a running cache_drain() return; safe from a signal-handling thread. */
@@ -132,8 +135,7 @@ struct cache_conflict {
 /* The most recent conflicts (at most CACHE_CONFLICTS_KEPT), oldest
  * first, into @out; returns how many were copied. */
 #define CACHE_CONFLICTS_KEPT 64
-size_t cache_conflicts(struct cache *c, struct cache_conflict *out,
-		       size_t max);
+size_t cache_conflicts(struct cache *c, struct cache_conflict *out, size_t max);
 /* How many conflicts were resolved since the mount (all, not just kept). */
 uint64_t cache_conflicts_total(struct cache *c);
 

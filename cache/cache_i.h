@@ -43,11 +43,19 @@ struct cache_handle {
 	struct list_head link; /* on c->handles (t.lock) */
 };
 
+/* Folders listed together in one query by a prefetch (fetch.c). */
+#define FETCH_LIST_BATCH 20
+
 struct fetch_job {
 	struct list_head link;
-	struct node *n;	  /* referenced */
+	struct node *n;	  /* referenced; NULL for a listing */
 	int64_t off, end; /* marked in n->c.fetching */
 	uint64_t epoch;	  /* n->c.epoch when queued */
+	/* A prefetch listing: these folders (referenced), and how many
+	 * levels below them to prefetch next. */
+	struct node *dirs[FETCH_LIST_BATCH];
+	size_t n_dirs;
+	int depth;
 };
 
 struct cache {
@@ -60,6 +68,8 @@ struct cache {
 	struct store store;
 	struct idpool *ids;
 	int lock_fd; /* flock on <dir>/lock */
+	/* The pending set on disk (journal.h). */
+	struct journal *j;
 
 	/* Uploaders (sync.c). Protected by t.lock. */
 	pthread_cond_t sync_cond;
@@ -71,7 +81,7 @@ struct cache {
 	bool sync_stop;
 	bool draining;
 	bool drain_abort;
-	bool paused; /* cache_pause() */
+	bool paused;				 /* cache_pause() */
 	struct cache_upload_progress *sync_prog; /* per worker; total 0: idle */
 
 	/* Conflicts resolved (conflict.c), a ring. Protected by t.lock. */
@@ -90,6 +100,7 @@ struct cache {
 	pthread_t *fetch_threads;
 	int n_fetch_threads;
 	bool fetch_stop;
+	int prefetch_jobs; /* listing jobs queued or running */
 
 	/* Change poller (poll.c), NULL when not polling. */
 	struct poller *poll;

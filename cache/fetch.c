@@ -69,8 +69,7 @@ static void prune_unlisted_locked(struct cache *c, struct node *dir,
 
 		/* Heard of after the listing began: newer than it. */
 		if (n->list_gen == dir->list_gen || n->r.seen_ms >= start_ms ||
-		    !n->id[0] ||
-		    !n->r.exists || strcmp(n->r.parent, dir->id) ||
+		    !n->id[0] || !n->r.exists || strcmp(n->r.parent, dir->id) ||
 		    list_linked(&n->s.pending) || n->s.in_flight ||
 		    n->c.dirty || n->c.open_writers ||
 		    (n->kind == NODE_DIR && !list_empty(&n->children)))
@@ -87,6 +86,24 @@ static void prune_unlisted_locked(struct cache *c, struct node *dir,
 		n->c.epoch++;
 		tree_unref_locked(&c->t, n);
 	}
+}
+
+/* Levels of folders below one the user listed that are listed ahead. */
+#define PREFETCH_DEPTH 4
+/* Listing jobs queued at most (each up to FETCH_LIST_BATCH folders). */
+#define PREFETCH_JOBS_MAX 64
+
+static void prefetch_children_locked(struct cache *c, struct node *dir,
+				     int depth);
+
+/* A listing of @dir (generation dir->list_gen, begun at @start_ms) is
+ * complete: make its children visible. */
+static void listed_locked(struct cache *c, struct node *dir, int64_t start_ms)
+{
+	prune_unlisted_locked(c, dir, start_ms);
+	tree_settle_shortcuts_locked(&c->t, dir);
+	dir->listed = true;
+	twins_check_dir_locked(c, dir);
 }
 
 int fetch_ensure_listed_locked(struct cache *c, struct node *dir)
@@ -120,10 +137,10 @@ int fetch_ensure_listed_locked(struct cache *c, struct node *dir)
 		if (rc == 0)
 			rc = tree_assign_names_locked(t, dir);
 		if (rc == 0) {
-			prune_unlisted_locked(c, dir, start_ms);
-			tree_settle_shortcuts_locked(t, dir);
-			dir->listed = true;
-			twins_check_dir_locked(c, dir);
+			listed_locked(c, dir, start_ms);
+			/* `ls -R`, `find`, `git status` come next: list the
+			 * folders below ahead, several per request. */
+			prefetch_children_locked(c, dir, PREFETCH_DEPTH);
 		}
 		tree_broadcast_locked(t);
 		tree_unref_locked(t, dir);
@@ -282,8 +299,9 @@ static int revalidate_locked(struct cache *c, struct node *n)
 	}
 	if (f->version == n->r.version && !strcmp(f->md5, n->r.md5) &&
 	    !strcmp(f->md5, n->c.md5) && f->size == n->l.size) {
-		log_debug(SUB, "'%s' (%s): Drive's version %" PRId64 " is the "
-			       "one we know",
+		log_debug(SUB,
+			  "'%s' (%s): Drive's version %" PRId64 " is the "
+			  "one we know",
 			  tree_name_for_log(n), id, f->version);
 		goto out; /* not a new version: a real short read */
 	}
@@ -316,8 +334,9 @@ int fetch_ensure_range_locked(struct cache *c, struct node *n, int64_t off,
 			return -ENOENT;
 		}
 		if (!fetchable(n)) {
-			log_debug(SUB, "'%s' (%s): bytes %" PRId64 "-%" PRId64
-				       " are of no version Drive has",
+			log_debug(SUB,
+				  "'%s' (%s): bytes %" PRId64 "-%" PRId64
+				  " are of no version Drive has",
 				  tree_name_for_log(n), n->id, off, end);
 			return -EIO; /* nothing can supply the bytes */
 		}
@@ -402,8 +421,9 @@ static int verify_fetched_locked(struct cache *c, struct node *n)
 	if (rc < 0 || n->c.epoch != epoch || n->c.dirty || size != n->l.size)
 		return 0; /* changed meanwhile: whoever did it decides */
 	if (want[0] && strcmp(md5, want)) {
-		log_debug(SUB, "'%s' (%s): fetched bytes are not Drive's "
-			       "version %s: fetching again",
+		log_debug(SUB,
+			  "'%s' (%s): fetched bytes are not Drive's "
+			  "version %s: fetching again",
 			  tree_name_for_log(n), n->id, want);
 		n->c.epoch++;
 		ranges_clear(&n->c.present);
@@ -434,6 +454,136 @@ int fetch_ensure_whole_locked(struct cache *c, struct node *n)
 	return rc == -ESTALE ? -EIO : rc;
 }
 
+/* ---- prefetching listings ---- */
+
+struct batch_ctx {
+	struct cache *c;
+	struct fetch_job *j;
+};
+
+static int apply_batch_one(void *arg, const struct drive_file *f)
+{
+	struct batch_ctx *bc = arg;
+	struct tree *t = &bc->c->t;
+	struct node *dir;
+	int rc = 0;
+
+	tree_lock(t);
+	dir = tree_by_id_locked(t, f->parent);
+	for (size_t i = 0; dir && i < bc->j->n_dirs; i++) {
+		if (bc->j->dirs[i] != dir || !dir->listing)
+			continue;
+		rc = tree_apply_listed_locked(t, dir, f);
+		if (rc == 0) {
+			struct node *n = tree_by_id_locked(t, f->id);
+
+			if (n)
+				n->list_gen = dir->list_gen;
+		}
+		break;
+	}
+	tree_unlock(t);
+	return rc;
+}
+
+/* Run the listing job @j (worker thread, lock held; dropped meanwhile). */
+static void list_batch_locked(struct cache *c, struct fetch_job *j)
+{
+	struct tree *t = &c->t;
+	const char *ids[FETCH_LIST_BATCH];
+	char idbuf[FETCH_LIST_BATCH][DRIVE_ID_MAX + 1];
+	struct batch_ctx bc = {c, j};
+	struct drive_err err;
+	size_t n = 0, i;
+	int64_t start_ms = clock_mono_ms();
+	int rc;
+
+	/* Someone may have listed some meanwhile: keep the rest. */
+	for (i = 0; i < j->n_dirs; i++) {
+		struct node *d = j->dirs[i];
+
+		if (d->listed || d->listing || !d->r.exists || !d->id[0] ||
+		    d->l.deleted) {
+			tree_unref_locked(t, d);
+			continue;
+		}
+		d->listing = true;
+		d->list_gen++;
+		memcpy(idbuf[n], d->id, sizeof(idbuf[n]));
+		ids[n] = idbuf[n];
+		j->dirs[n++] = d;
+	}
+	j->n_dirs = n;
+	if (!n)
+		return;
+	tree_unlock(t);
+	drive_err_init(&err);
+	rc = drive_files_list_children_many(c->d, ids, n, apply_batch_one, &bc,
+					    &err);
+	tree_lock(t);
+	for (i = 0; i < n; i++) {
+		struct node *d = j->dirs[i];
+
+		d->listing = false;
+		if (rc == 0)
+			rc = tree_assign_names_locked(t, d);
+		if (rc == 0)
+			listed_locked(c, d, start_ms);
+	}
+	tree_broadcast_locked(t);
+	if (rc < 0)
+		log_debug(SUB,
+			  "prefetching %zu folder listings failed: %s "
+			  "(each is listed when opened)",
+			  n, strerror(-rc));
+	for (i = 0; i < n; i++) {
+		if (rc == 0 && j->depth > 0)
+			prefetch_children_locked(c, j->dirs[i], j->depth - 1);
+		tree_unref_locked(t, j->dirs[i]);
+	}
+}
+
+static void queue_batch_locked(struct cache *c, struct fetch_job *j)
+{
+	list_add_tail(&j->link, &c->fetch_jobs);
+	c->prefetch_jobs++;
+	pthread_cond_signal(&c->fetch_cond);
+}
+
+static void prefetch_children_locked(struct cache *c, struct node *dir,
+				     int depth)
+{
+	struct fetch_job *j = NULL;
+	struct list_head *pos;
+
+	if (c->fetch_stop || !c->n_fetch_threads)
+		return;
+	list_for_each(pos, &dir->children)
+	{
+		struct node *d = list_entry(pos, struct node, sibling);
+
+		if (d->kind != NODE_DIR || d->listed || d->listing ||
+		    !d->r.exists || !d->id[0])
+			continue;
+		if (!j) {
+			if (c->prefetch_jobs >= PREFETCH_JOBS_MAX)
+				return; /* enough ahead: the rest on open */
+			j = calloc(1, sizeof(*j));
+			if (!j)
+				return;
+			j->depth = depth;
+		}
+		tree_ref_locked(d);
+		j->dirs[j->n_dirs++] = d;
+		if (j->n_dirs == FETCH_LIST_BATCH) {
+			queue_batch_locked(c, j);
+			j = NULL;
+		}
+	}
+	if (j)
+		queue_batch_locked(c, j);
+}
+
 void fetch_wait_idle_locked(struct cache *c, struct node *n)
 {
 	while (n->c.fetching.n)
@@ -461,6 +611,12 @@ static void *fetch_main(void *arg)
 		}
 		j = list_entry(c->fetch_jobs.next, struct fetch_job, link);
 		list_del_init(&j->link);
+		if (!j->n) {
+			list_batch_locked(c, j);
+			c->prefetch_jobs--;
+			free(j);
+			continue;
+		}
 		if (fetchable(j->n) && j->n->c.epoch == j->epoch) {
 			download_locked(c, j->n, j->off, j->end, j->epoch);
 			evict = t->cached_bytes > c->o.size_max;
@@ -516,6 +672,13 @@ void fetch_stop(struct cache *c)
 		    list_entry(c->fetch_jobs.next, struct fetch_job, link);
 
 		list_del_init(&j->link);
+		if (!j->n) {
+			for (size_t i = 0; i < j->n_dirs; i++)
+				tree_unref_locked(t, j->dirs[i]);
+			c->prefetch_jobs--;
+			free(j);
+			continue;
+		}
 		ranges_remove(&j->n->c.fetching, j->off, j->end);
 		tree_unref_locked(t, j->n);
 		free(j);

@@ -15,11 +15,13 @@
  */
 #include "common/compat.h"
 
+#include <inttypes.h>
 #include <limits.h>
 #include <fcntl.h>
 #include <unistd.h>
 
 #include "cache/cache_i.h"
+#include "cache/journal.h"
 #include "common/log.h"
 
 #define SUB "file"
@@ -222,6 +224,8 @@ out:
 	if (dir)
 		tree_unref_locked(&c->t, dir);
 	tree_unlock(&c->t);
+	if (rc == 0)
+		rc = journal_commit(c->j); /* durable before the ack */
 	return rc;
 }
 
@@ -331,11 +335,12 @@ void cache_write_end(struct cache *c, struct cache_handle *h, int64_t off,
 {
 	struct node *n = h->n;
 	int64_t end = off + (written > 0 ? written : 0);
-	bool evict;
+	bool evict, was_dirty;
 
 	if (written <= 0)
 		return;
 	tree_lock(&c->t);
+	was_dirty = n->c.dirty;
 	if (end > n->l.size) {
 		/* A hole between the old end and off reads as zeros. */
 		ranges_add(&n->c.present, n->l.size, end);
@@ -345,6 +350,13 @@ void cache_write_end(struct cache *c, struct cache_handle *h, int64_t off,
 	bytes_changed_locked(c, n);
 	evict = c->t.cached_bytes > c->o.size_max;
 	tree_unlock(&c->t);
+	/* A clean file turned dirty: journaled before the write is
+	 * acknowledged (later writes are journaled at close and fsync). */
+	if (!was_dirty && journal_commit(c->j) < 0)
+		log_err(SUB,
+			"journaling the first write of inode %" PRIu64
+			" failed",
+			n->ino);
 	if (evict)
 		cache_evict(c);
 }
@@ -371,6 +383,12 @@ int cache_fsync(struct cache *c, uint64_t ino, struct cache_handle *h,
 		tree_unlock(&c->t);
 		rc = (datasync ? fdatasync(h->fd) : fsync(h->fd)) < 0 ? -errno
 								      : 0;
+		/* --fsync=local: the bytes, then the record claiming them. */
+		tree_lock(&c->t);
+		journal_note_final_locked(c, n);
+		tree_unlock(&c->t);
+		if (rc == 0)
+			rc = journal_commit(c->j);
 		return rc;
 	}
 out:
@@ -406,5 +424,9 @@ void cache_release(struct cache *c, struct cache_handle *h)
 	tree_unlock(&c->t);
 	if (h->fd >= 0)
 		close(h->fd);
+	/* The final size and mtime of what was written (release() cannot
+	 * fail; an error is logged by the journal). */
+	if (writable(h->flags))
+		journal_commit(c->j);
 	free(h);
 }

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "cache/cache_i.h"
+#include "cache/journal.h"
 #include "common/log.h"
 
 #define SUB "ns"
@@ -184,6 +185,8 @@ out:
 	if (old)
 		tree_unref_locked(&c->t, old);
 	tree_unlock(&c->t);
+	if (rc == 0)
+		rc = journal_commit(c->j); /* durable before the ack */
 	return rc;
 }
 
@@ -269,6 +272,8 @@ out:
 		tree_unref_locked(&c->t, old);
 	tree_unlock(&c->t);
 	free(copy);
+	if (rc == 0)
+		rc = journal_commit(c->j);
 	return rc;
 }
 
@@ -509,6 +514,8 @@ out_dir:
 	tree_unref_locked(&c->t, dir);
 out:
 	tree_unlock(&c->t);
+	if (rc == 0)
+		rc = journal_commit(c->j);
 	return rc;
 }
 
@@ -642,5 +649,7 @@ out:
 	tree_unlock(tr);
 	if (rc == -EAGAIN)
 		return cache_rename(c, parent, name, newparent, newname, flags);
+	if (rc == 0)
+		rc = journal_commit(c->j);
 	return rc;
 }

@@ -41,6 +41,10 @@ static const char *item_state(const struct cache *c, const struct node *n,
 	*due_in = 0;
 	if (n->s.in_flight)
 		return "uploading";
+	if (n->s.quarantined) {
+		*due_in = MAX(n->s.retry_ms - now, 0);
+		return "quarantined";
+	}
 	if (n->s.fails > 0 && n->s.retry_ms > now) {
 		*due_in = n->s.retry_ms - now;
 		return "retrying";
@@ -74,6 +78,8 @@ static void fill_items_locked(struct cache *c, struct cache_status *st)
 			st->pending_bytes += n->l.size;
 		if (n->s.last_err)
 			st->failing++;
+		if (n->s.quarantined)
+			st->quarantined++;
 		if (n->s.in_flight)
 			st->in_flight++;
 		if (st->n_items >= CACHE_STATUS_ITEMS_MAX)
@@ -85,6 +91,9 @@ static void fill_items_locked(struct cache *c, struct cache_status *st)
 		it->state = item_state(c, n, now, &it->due_in_ms);
 		it->fails = n->s.fails;
 		it->last_err = n->s.last_err;
+		it->err_class =
+		    n->s.last_err ? drive_err_class_name(n->s.err_class) : NULL;
+		it->quarantined = n->s.quarantined;
 	}
 }
 

@@ -25,12 +25,16 @@ struct cache_status_item {
 	/* "upload" (content), "metadata" (rename, chmod, ...), "folder"
 	 * (create or move a folder), "trash": static strings. */
 	const char *op;
-	/* "uploading" (in flight), "retrying" (failed, backing off),
+	/* "uploading" (in flight), "quarantined" (failed past the retry
+	 * budget, parked), "retrying" (failed, backing off),
 	 * "paused", "open" (waits for the last writer to close),
 	 * "waiting" (writeback delay), "queued" (due): static strings. */
 	const char *state;
-	int fails;	   /* consecutive failures */
-	int last_err;	   /* -errno of the last failure, 0 */
+	int fails;    /* consecutive failures */
+	int last_err; /* -errno of the last failure, 0 */
+	/* drive_err_class_name() of the last failure, or NULL. */
+	const char *err_class;
+	bool quarantined;  /* parked past the retry budget (sync.c) */
 	int64_t due_in_ms; /* until the delay or backoff ends, 0: due */
 };
 
@@ -54,6 +58,7 @@ struct cache_status {
 	size_t pending;			 /* nodes with pending work (all) */
 	int64_t pending_bytes;		 /* content bytes they will send */
 	size_t failing;			 /* of which the last push failed */
+	size_t quarantined;		 /* of which parked (quarantine) */
 	size_t in_flight;		 /* of which being pushed now */
 	struct cache_status_item *items; /* the first ITEMS_MAX, queue order */
 	size_t n_items;

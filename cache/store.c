@@ -18,12 +18,13 @@
 #include <unistd.h>
 
 #include "cache/cache_i.h"
+#include "cache/journal.h"
 #include "cache/store.h"
 #include "common/log.h"
 
 #define SUB "cache"
 
-static int wipe(int dirfd)
+static int wipe(int dirfd, const struct journal *keep)
 {
 	int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	struct dirent *de;
@@ -40,6 +41,9 @@ static int wipe(int dirfd)
 	while ((de = readdir(d))) {
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
 			continue;
+		/* Dirty bytes the journal still has to upload stay. */
+		if (journal_keeps(keep, strtoull(de->d_name, NULL, 10)))
+			continue;
 		if (unlinkat(dirfd, de->d_name, 0) == 0)
 			n++;
 	}
@@ -50,7 +54,7 @@ static int wipe(int dirfd)
 	return 0;
 }
 
-int store_init(struct store *s, const char *dir)
+int store_init(struct store *s, const char *dir, const struct journal *keep)
 {
 	int dfd = -1, rc;
 
@@ -69,7 +73,7 @@ int store_init(struct store *s, const char *dir)
 		rc = -errno;
 		goto out;
 	}
-	rc = wipe(s->dirfd);
+	rc = wipe(s->dirfd, keep);
 out:
 	if (dfd >= 0)
 		close(dfd);

@@ -20,11 +20,13 @@ struct store {
 	int dirfd; /* <dir>/content, O_PATH|O_DIRECTORY */
 };
 
+struct journal;
 /*
- * Create <@dir>/content and empty it (content left by an earlier run is
- * unusable until metadata persists, issue 5). Returns 0 or -errno.
+ * Create <@dir>/content and empty it, but for the files journal @keep
+ * (NULL: none) still needs (dirty bytes of a crashed run, journal.h).
+ * Returns 0 or -errno.
  */
-int store_init(struct store *s, const char *dir);
+int store_init(struct store *s, const char *dir, const struct journal *keep);
 void store_release(struct store *s);
 
 /* Open (creating, 0600) the cache file of @ino with @flags. Returns fd or

@@ -21,7 +21,10 @@
  * Failures never drop work: the node stays pending, is retried with a
  * backoff (1 s doubling to 60 s; drive/http.c has already retried transient
  * errors), and is logged once per run of failures with its path, id and
- * error. A file Drive no longer has (404) is created again.
+ * error. Past the retry budget (quarantine_due()) it is quarantined: kept,
+ * listed by drivefs-status with its error class, retried on --sync-now,
+ * fsync, the next start or an hour later. A file Drive no longer has (404)
+ * is created again.
  */
 #include "common/compat.h"
 
@@ -32,6 +35,7 @@
 #include "cache/cache_i.h"
 #include "cache/conflict.h"
 #include "cache/hash.h"
+#include "cache/journal.h"
 #include "cache/plan.h"
 #include "common/clock.h"
 #include "common/log.h"
@@ -39,6 +43,11 @@
 
 #define SUB "sync"
 #define RETRY_MAX_MS 60000
+#define RETRY_OFFLINE_MAX_MS 10000
+#define SYNC_BUDGET 10
+#define SYNC_BUDGET_PERMANENT 3
+#define SYNC_BUDGET_NOT_FOUND 5
+#define QUARANTINE_RETRY_MS (3600 * 1000)
 #define DEPTH_MAX 4096
 
 /* ---- the plan of a node, from the tree around it ---- */
@@ -182,6 +191,7 @@ static void place_locked(struct cache *c, struct node *n, bool moved)
 		if (n->l.deleted && !list_linked(&n->s.tomb))
 			list_add_tail(&n->s.tomb, &t->tombs);
 		kick_locked(c, n);
+		journal_note_locked(c, n); /* the new state, before the ack */
 		return;
 	}
 	if (n->s.in_flight)
@@ -201,6 +211,9 @@ static void place_locked(struct cache *c, struct node *n, bool moved)
 	n->s.urgent = false;
 	n->s.fails = 0;
 	n->s.last_err = 0;
+	n->s.quarantined = false;
+	n->s.err_class = 0;
+	journal_note_locked(c, n); /* done: retire its record */
 	tree_maybe_free_locked(t, n);
 }
 
@@ -211,6 +224,13 @@ void sync_recheck_locked(struct cache *c, struct node *n)
 
 void sync_note_locked(struct cache *c, struct node *n)
 {
+	if (n->s.quarantined) {
+		/* New local work (a rename out of a deleted folder, say) may
+		 * be what cures it: a fresh budget. */
+		n->s.quarantined = false;
+		n->s.fails = 0;
+		n->s.retry_ms = 0;
+	}
 	n->s.due_ms =
 	    n->s.urgent ? 0 : clock_mono_ms() + c->o.writeback_delay_ms;
 	place_locked(c, n, true);
@@ -261,8 +281,8 @@ struct job {
 	/* The content check before an update (check_remote()). */
 	char base_md5[DRIVE_MD5_HEX + 1]; /* what the bytes were edited from */
 	int64_t base_version;
-	enum plan_check verdict; /* PLAN_CHECK_UPLOAD unless checked */
-	bool local_wins;	 /* a conflict, uploaded over (--conflict) */
+	enum plan_check verdict;   /* PLAN_CHECK_UPLOAD unless checked */
+	bool local_wins;	   /* a conflict, uploaded over (--conflict) */
 	struct drive_file *remote; /* Drive's state at the check */
 };
 
@@ -333,16 +353,18 @@ static size_t job_props(const struct job *j, bool create,
 	return n;
 }
 
-/* drive_progress_cb: the worker's entry in c->sync_prog. */
+/*
+ * drive_progress_cb: the worker's entry in c->sync_prog. It may run on the
+ * HTTP I/O thread, which must never wait for the tree lock; total is fixed
+ * by progress_begin, so only done moves, atomically.
+ */
 static void on_progress(void *ctx, int64_t done, int64_t total)
 {
 	struct job *j = ctx;
 	struct cache_upload_progress *pr = &j->c->sync_prog[j->worker];
 
-	tree_lock(&j->c->t);
-	pr->done = done;
-	pr->total = total;
-	tree_unlock(&j->c->t);
+	(void)total;
+	__atomic_store_n(&pr->done, done, __ATOMIC_RELAXED);
 }
 
 static void progress_begin(struct job *j)
@@ -489,8 +511,9 @@ static int update_moving(struct cache *c, struct job *j, struct drive_meta *m,
 	drive_err_init(err);
 	rc = drive_files_get(c->d, j->id, &now, err);
 	if (rc == 0 && now->parent[0]) {
-		log_debug(SUB, "'%s' (%s) was moved in Drive meanwhile: moving "
-			       "it from there",
+		log_debug(SUB,
+			  "'%s' (%s) was moved in Drive meanwhile: moving "
+			  "it from there",
 			  j->path, j->id);
 		memcpy(j->old_parent, now->parent, sizeof(j->old_parent));
 		m->remove_parent = j->old_parent;
@@ -695,12 +718,35 @@ static void log_done(const struct job *j)
 	log_debug(SUB, "%s of '%s' (%s) done", what, j->path, j->id);
 }
 
+/*
+ * The retry budget (docs/SEMANTICS.md "Failures"): http.c has already
+ * retried each request (transient errors, up to 8 times); past
+ * SYNC_BUDGET failed pushes in a row (about 5 minutes of backoff), or
+ * SYNC_BUDGET_PERMANENT for an error that retrying will not lift
+ * (permission, quota, daily cap), the work is parked. A 404 (the folder of
+ * a create or move gone from Drive) gets SYNC_BUDGET_NOT_FOUND (about 15 s):
+ * time for the poller to bring the news that changes the plan. Offline and
+ * refused credentials are not the work's fault: such work keeps retrying (at
+ * most RETRY_OFFLINE_MAX_MS apart) and drains when Drive or the token is back.
+ */
+static bool quarantine_due(const struct node *n, enum drive_err_class cls)
+{
+	if (cls == DRIVE_ERRC_NETWORK || cls == DRIVE_ERRC_AUTH)
+		return false;
+	if (cls == DRIVE_ERRC_NOT_FOUND)
+		return n->s.fails >= SYNC_BUDGET_NOT_FOUND;
+	if (drive_err_class_permanent(cls))
+		return n->s.fails >= SYNC_BUDGET_PERMANENT;
+	return n->s.fails >= SYNC_BUDGET;
+}
+
 static void fail_locked(struct cache *c, struct job *j, int rc,
 			const struct drive_err *err)
 {
 	struct tree *t = &c->t;
 	struct node *n = j->n;
 	struct node *m = tree_by_id_locked(t, j->id);
+	enum drive_err_class cls;
 	char why[256];
 	int64_t backoff;
 
@@ -753,7 +799,12 @@ static void fail_locked(struct cache *c, struct job *j, int rc,
 	n->s.fails++;
 	n->s.last_err = rc;
 	n->s.last_fail_ms = clock_mono_ms();
-	backoff = MIN((int64_t)1000 << MIN(n->s.fails - 1, 6), RETRY_MAX_MS);
+	cls = drive_err_class(err);
+	n->s.err_class = (uint8_t)cls;
+	backoff = MIN((int64_t)1000 << MIN(n->s.fails - 1, 6),
+		      cls == DRIVE_ERRC_NETWORK || cls == DRIVE_ERRC_AUTH
+			  ? RETRY_OFFLINE_MAX_MS
+			  : RETRY_MAX_MS);
 	n->s.retry_ms = clock_mono_ms() + backoff;
 	if (rc == -ECANCELED)
 		return; /* shutting down: http_cancel_all() */
@@ -761,6 +812,18 @@ static void fail_locked(struct cache *c, struct job *j, int rc,
 		drive_err_str(err, why, sizeof(why));
 	else
 		snprintf(why, sizeof(why), "%s", strerror(-rc));
+	if (quarantine_due(n, cls)) {
+		n->s.quarantined = true;
+		n->s.retry_ms = clock_mono_ms() + QUARANTINE_RETRY_MS;
+		log_err(SUB,
+			"%s of '%s' (%s) quarantined after %d failures (%s): "
+			"%s; the local bytes are kept; retried on "
+			"drivefs-status --sync-now, at the next start or in "
+			"an hour",
+			plan_op_name(j->p.op), j->path, j->id[0] ? j->id : "-",
+			n->s.fails, drive_err_class_name(cls), why);
+		return;
+	}
 	if (n->s.fails == 1)
 		log_err(SUB,
 			"%s of '%s' (%s) failed: %s; retrying in %" PRId64 " s",
@@ -864,8 +927,9 @@ static void settle_locked(struct cache *c, struct job *j,
 			rc = conflict_keep_both_locked(c, n, j->remote,
 						       "keep-both");
 		if (rc < 0)
-			log_err(SUB, "resolving the conflict on '%s' (%s) "
-				     "failed: %s; trying again",
+			log_err(SUB,
+				"resolving the conflict on '%s' (%s) "
+				"failed: %s; trying again",
 				j->path, j->id, strerror(-rc));
 		break;
 	}
@@ -951,7 +1015,13 @@ static void run_locked(struct cache *c, int w, struct node *n,
 	j.c = c;
 	j.worker = w;
 	memcpy(c->sync_busy[w], j.id, sizeof(j.id));
+	if (cur.op == PLAN_CREATE)
+		journal_note_locked(c, n); /* the id, before Drive has it */
 	tree_unlock(t);
+	/* A create is recognised by its id after a crash (journal.c), so
+	 * the id must be on disk first; an error only risks a twin. */
+	if (cur.op == PLAN_CREATE)
+		journal_commit(c->j);
 	rc = push(c, &j, &res, &err);
 	tree_lock(t);
 	c->sync_busy[w][0] = '\0';
@@ -965,6 +1035,8 @@ done:
 		n->s.fails = 0;
 		n->s.last_err = 0;
 		n->s.retry_ms = 0;
+		n->s.quarantined = false;
+		n->s.err_class = 0;
 		n->s.urgent = false; /* an fsync still waiting sets it again */
 	}
 	/* A rename-over may have moved the id to another node meanwhile. */
@@ -1158,6 +1230,8 @@ int sync_wait_node_locked(struct cache *c, struct node *n)
 
 	if (!list_linked(&n->s.pending))
 		return 0;
+	if (n->s.quarantined)
+		n->s.retry_ms = 0; /* fsync asks for one more try */
 	/* Push it, and the folders Drive needs first, without delay. */
 	make_urgent_locked(c, n);
 	for (q = n->l.parent; q && !q->r.exists; q = q->l.parent)
@@ -1193,10 +1267,62 @@ size_t cache_pending(struct cache *c)
 	return n;
 }
 
+/* Pending nodes that are quarantined and not being pushed. */
+static size_t parked_locked(struct tree *t)
+{
+	struct list_head *pos;
+	size_t k = 0;
+
+	list_for_each(pos, &t->pending)
+	{
+		struct node *n = list_entry(pos, struct node, s.pending);
+
+		if (n->s.quarantined && !n->s.in_flight)
+			k++;
+	}
+	return k;
+}
+
+/* The drain ends with work left: say exactly what (the journal keeps it
+ * for the next start). */
+static void log_left_locked(struct cache *c, const char *why)
+{
+	struct tree *t = &c->t;
+	struct list_head *pos;
+	size_t k = 0;
+	char path[1024];
+
+	log_err(SUB, "%s: %zu changes not uploaded, kept for the next start",
+		why, t->n_pending);
+	list_for_each(pos, &t->pending)
+	{
+		struct node *n = list_entry(pos, struct node, s.pending);
+		const char *cls = drive_err_class_name(n->s.err_class);
+
+		if (++k > 1000) {
+			log_err(SUB, "still queued: ... and %zu more",
+				t->n_pending - 1000);
+			break;
+		}
+		tree_path_locked(n, path, sizeof(path));
+		log_err(SUB, "still queued: '%s' (%s%s%s%s)", path,
+			n->l.deleted	      ? "trash"
+			: n->kind == NODE_DIR ? "folder"
+			: n->c.dirty	      ? "upload"
+					      : "metadata",
+			n->s.quarantined ? ", quarantined" : "",
+			cls ? ", last error: " : "", cls ? cls : "");
+	}
+}
+
 int cache_drain(struct cache *c)
 {
 	struct tree *t = &c->t;
 	int64_t next_log = clock_mono_ms() + 10000;
+	int64_t end = c->o.drain_timeout_ms > 0
+			  ? clock_mono_ms() + c->o.drain_timeout_ms
+			  : INT64_MAX;
+	int64_t next_park = 0; /* parked_locked() walks the list: 2/s */
 	int rc = 0;
 
 	tree_lock(t);
@@ -1207,17 +1333,30 @@ int cache_drain(struct cache *c)
 			 t->n_pending);
 	while (t->n_pending) {
 		if (c->drain_abort) {
-			log_err(SUB, "exit requested: %zu changes not uploaded",
-				t->n_pending);
+			log_left_locked(c, "exit requested");
 			rc = -EINTR;
 			break;
+		}
+		if (clock_mono_ms() >= end) {
+			log_left_locked(c, "--drain-timeout reached");
+			rc = -ETIMEDOUT;
+			break;
+		}
+		if (clock_mono_ms() >= next_park) {
+			if (parked_locked(t) == t->n_pending) {
+				log_left_locked(
+				    c, "only quarantined work is left");
+				rc = -ETIMEDOUT;
+				break;
+			}
+			next_park = clock_mono_ms() + 500;
 		}
 		if (clock_mono_ms() >= next_log) {
 			log_info(SUB, "still uploading %zu pending changes",
 				 t->n_pending);
 			next_log = clock_mono_ms() + 10000;
 		}
-		tree_wait_until_locked(t, next_log);
+		tree_wait_until_locked(t, MIN(MIN(next_log, end), next_park));
 	}
 	tree_unlock(t);
 	return rc;
@@ -1266,6 +1405,11 @@ void cache_sync_now(struct cache *c)
 
 		n->s.due_ms = 0;
 		n->s.retry_ms = 0;
+		if (n->s.quarantined) {
+			/* A fresh budget: parked work gets another go. */
+			n->s.quarantined = false;
+			n->s.fails = 0;
+		}
 	}
 	c->sync_wake_ms = 0;
 	pthread_cond_broadcast(&c->sync_cond);
@@ -1280,8 +1424,11 @@ size_t cache_uploads(struct cache *c, struct cache_upload_progress *out,
 
 	tree_lock(&c->t);
 	for (int i = 0; i < c->n_sync_threads && n < max; i++)
-		if (c->sync_prog && c->sync_prog[i].total > 0)
-			out[n++] = c->sync_prog[i];
+		if (c->sync_prog && c->sync_prog[i].total > 0) {
+			out[n] = c->sync_prog[i];
+			out[n++].done = __atomic_load_n(&c->sync_prog[i].done,
+							__ATOMIC_RELAXED);
+		}
 	tree_unlock(&c->t);
 	return n;
 }

@@ -86,7 +86,7 @@ struct node_remote {
 	int64_t size;
 	int64_t mtime_ms;
 	bool exec;
-	char *symlink; /* drivefs_symlink property, NULL if none */
+	char *symlink;	 /* drivefs_symlink property, NULL if none */
 	bool by_drivefs; /* created by a drivefs mount (drivefs_host) */
 	bool by_us;	 /* ...on this machine (tree.host) */
 	int64_t seen_ms; /* monotonic time Drive last told us of it */
@@ -132,6 +132,15 @@ struct node_sync {
 				     work: re-read it once it has none */
 	bool placed_here;	  /* this mount put it at its Drive name and
 				     folder (create, rename, move, merge) */
+	/* Quarantine (sync.c, docs/SEMANTICS.md "Failures"): past the retry
+	 * budget the work is parked, kept, listed by drivefs-status, and
+	 * retried on --sync-now, at the next start or after an hour. Both
+	 * are part of the pending state a journal persists. */
+	bool quarantined;
+	uint8_t err_class; /* enum drive_err_class of the last failure */
+	bool journaled;	   /* the journal holds a PUT of it (journal.c) */
+	/* Hashes of that PUT's payload, whole and without size and mtime. */
+	uint64_t jhash, jmeta;
 };
 
 struct node {
@@ -151,12 +160,12 @@ struct node {
 	struct list_head children; /* live children, by sibling */
 	struct list_head sibling;
 	size_t n_children;
-	bool listed;  /* children are known (listed or created here) */
-	bool listing; /* a listing is running */
-	uint64_t list_gen;  /* folders: listings made; children: the one
-			       that last saw them (fetch.c prunes) */
-	int64_t relist_ms;  /* folders: last verification listing
-			       (twins.c), monotonic */
+	bool listed;	   /* children are known (listed or created here) */
+	bool listing;	   /* a listing is running */
+	uint64_t list_gen; /* folders: listings made; children: the one
+			      that last saw them (fetch.c prunes) */
+	int64_t relist_ms; /* folders: last verification listing
+			      (twins.c), monotonic */
 
 	struct hmap_node by_ino, by_id, by_name;
 };
@@ -208,7 +217,7 @@ struct tree {
 
 	const struct tree_naming *naming; /* borrowed */
 	const char *host; /* this machine, as drivefs_host says (borrowed) */
-	const struct local_only *lo;	  /* borrowed */
+	const struct local_only *lo; /* borrowed */
 };
 
 /*

@@ -44,8 +44,8 @@ static bool ours(const struct node *o)
 static bool settled_twin(const struct node *n)
 {
 	return n->id[0] && n->r.exists && !n->l.deleted && n->l.parent &&
-	       !list_linked(&n->s.pending) && !n->s.in_flight &&
-	       !n->c.dirty && !n->c.open_writers;
+	       !list_linked(&n->s.pending) && !n->s.in_flight && !n->c.dirty &&
+	       !n->c.open_writers;
 }
 
 /*
@@ -120,16 +120,15 @@ static int take_twin_id_locked(struct cache *c, struct node *o, struct node *x)
 }
 
 /* Folders: @o becomes @x (merge), its children move in Drive. */
-static int merge_folders_locked(struct cache *c, struct node *o,
-				struct node *x)
+static int merge_folders_locked(struct cache *c, struct node *o, struct node *x)
 {
 	struct list_head *pos;
 	int rc;
 
 	/* Ours move in Drive, into x: a name they meet there is ours to
 	 * settle. */
-	list_for_each(pos, &o->children)
-	list_entry(pos, struct node, sibling)->s.placed_here = true;
+	list_for_each(pos, &o->children) list_entry(pos, struct node, sibling)
+	    ->s.placed_here = true;
 	/* x's children we know of come along under o (display names are
 	 * assigned afresh: both folders may hold a name). */
 	while (!list_empty(&x->children)) {
@@ -153,7 +152,7 @@ static int merge_folders_locked(struct cache *c, struct node *o,
 	/* Ours still sit in our old folder in Drive: the moves are sent
 	 * first, then the old folder (a tombstone now) is trashed. */
 	list_for_each(pos, &o->children)
-	sync_recheck_locked(c, list_entry(pos, struct node, sibling));
+	    sync_recheck_locked(c, list_entry(pos, struct node, sibling));
 	o->listed = false;
 	poll_queue_relist(c, o->ino);
 	return 0;
@@ -174,15 +173,18 @@ void twins_check_locked(struct cache *c, struct node *o)
 	tree_ref_locked(o);
 	tree_ref_locked(x);
 	if (o->kind == NODE_DIR) {
-		log_info(SUB, "'%s' was created on another machine too: "
-			      "merging the two folders",
+		log_info(SUB,
+			 "'%s' was created on another machine too: "
+			 "merging the two folders",
 			 path);
 		rc = merge_folders_locked(c, o, x);
 		if (rc == 0)
-			conflict_record_locked(c, o, NULL, "create-race-merged");
+			conflict_record_locked(c, o, NULL,
+					       "create-race-merged");
 	} else if (o->r.md5[0] && !strcmp(o->r.md5, x->r.md5)) {
-		log_info(SUB, "'%s' was created on another machine with the "
-			      "same bytes: keeping one",
+		log_info(SUB,
+			 "'%s' was created on another machine with the "
+			 "same bytes: keeping one",
 			 path);
 		rc = take_twin_id_locked(c, o, x);
 		if (rc == 0)
@@ -212,8 +214,7 @@ static void check_children_locked(struct cache *c, struct node *dir,
 		again = false;
 		list_for_each(pos, &dir->children)
 		{
-			struct node *o =
-			    list_entry(pos, struct node, sibling);
+			struct node *o = list_entry(pos, struct node, sibling);
 
 			if (!ours(o) || !o->l.name ||
 			    (name && strcmp(o->l.name, name)) ||
@@ -234,5 +235,10 @@ void twins_check_dir_locked(struct cache *c, struct node *dir)
 void twins_check_name_locked(struct cache *c, struct node *dir,
 			     const char *name)
 {
-	check_children_locked(c, dir, name);
+	/* @name may be a node's own, which settling it renames (frees). */
+	char *copy = strdup(name);
+
+	if (copy)
+		check_children_locked(c, dir, copy);
+	free(copy);
 }

@@ -29,6 +29,9 @@
 #define DRIVE_RANGE_MAX (16 * 1024 * 1024)
 /* Resumes (each after a drop that delivered bytes) within one range. */
 #define DRIVE_RANGE_RESUMES_MAX 32
+/* Replies that do not match the range asked for (a proxy's error page, a
+ * garbled reply), asked again before the error stands. */
+#define DRIVE_RANGE_BAD_MAX 3
 
 /* Strict decimal into [0, INT64_MAX]; *@p advanced past the digits. */
 static int parse_num(const char **p, int64_t *out)
@@ -138,7 +141,7 @@ static int range_read(struct drive *d, const char *url, int64_t at,
 	char range[96];
 	const char *hdrs[] = {range, NULL};
 	unsigned flags = HTTP_NO_RETRY | HTTP_IDEMPOTENT;
-	int resumes = 0, attempts = 0, rc = 0;
+	int resumes = 0, attempts = 0, bad = 0, rc = 0;
 	struct http_resp hr;
 	struct http_req req;
 	struct piece pc;
@@ -169,6 +172,13 @@ static int range_read(struct drive *d, const char *url, int64_t at,
 		if (rc == 0) {
 			rc = check_reply(&hr, from, want - *got, whole, false,
 					 &pc, err);
+			if (rc < 0 && ++bad <= DRIVE_RANGE_BAD_MAX) {
+				/* Nothing of it counted: ask again. */
+				log_debug("drive", "download: %s; asking again",
+					  err->message);
+				rc = 0;
+				continue;
+			}
 			if (rc < 0)
 				break;
 			*got += pc.n;

@@ -13,6 +13,7 @@
 
 #include <stdarg.h>
 
+#include "common/log.h"
 #include "common/str.h"
 #include "drive/drive_i.h"
 
@@ -126,9 +127,79 @@ int drive_file_path(char *out, size_t outsz, const char *id, const char *suffix,
 	return n > 0 && (size_t)n < outsz ? 0 : -ENAMETOOLONG;
 }
 
+/*
+ * Does @b look like one whole JSON object or array? A linear scan (strings,
+ * escapes, nesting), much cheaper than parsing: it catches a reply cut
+ * short or an HTML page in place of JSON, not every malformed one.
+ */
+static bool json_whole(const struct buf *b)
+{
+	const char *p = b->data, *end;
+	bool in_str = false, esc = false;
+	long depth = 0;
+
+	if (!p || b->len == 0)
+		return false;
+	end = p + b->len;
+	while (p < end && (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n'))
+		p++;
+	if (p == end || (*p != '{' && *p != '['))
+		return false;
+	for (; p < end; p++) {
+		char ch = *p;
+
+		if (in_str) {
+			if (esc)
+				esc = false;
+			else if (ch == '\\')
+				esc = true;
+			else if (ch == '"')
+				in_str = false;
+			continue;
+		}
+		if (ch == '"')
+			in_str = true;
+		else if (ch == '{' || ch == '[')
+			depth++;
+		else if ((ch == '}' || ch == ']') && --depth == 0)
+			return true;
+	}
+	return false;
+}
+
+/* GETs answered 200 with a body that is not whole JSON are asked again
+ * this many times (docs/SEMANTICS.md "Failures"); then the caller's
+ * parser reports it (EIO, malformedResponse). */
+#define DRIVE_BAD_JSON_RETRIES 3
+
+static int drive_call_json1(struct drive *d, const char *method,
+			    const char *url, unsigned flags, const char *body,
+			    struct buf *resp, long *status,
+			    struct drive_err *err);
+
 int drive_call_json(struct drive *d, const char *method, const char *url,
 		    unsigned flags, const char *body, struct buf *resp,
 		    long *status, struct drive_err *err)
+{
+	int rc, tries = 0;
+
+	for (;;) {
+		rc = drive_call_json1(d, method, url, flags, body, resp, status,
+				      err);
+		if (rc < 0 || *status != 200 || strcmp(method, "GET") ||
+		    json_whole(resp) || tries++ >= DRIVE_BAD_JSON_RETRIES)
+			return rc;
+		log_info("drive",
+			 "GET %.80s: the reply is not whole JSON "
+			 "(%zu bytes): asking again",
+			 url, resp->len);
+	}
+}
+
+static int drive_call_json1(struct drive *d, const char *method,
+			    const char *url, unsigned flags, const char *body,
+			    struct buf *resp, long *status,
+			    struct drive_err *err)
 {
 	static const char *const json_hdrs[] = {
 	    "Content-Type: application/json; charset=UTF-8", NULL};

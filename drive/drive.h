@@ -30,7 +30,7 @@ struct drive;
  */
 struct drive_prop {
 	const char *key;
-	const char *value;	/* NULL in an update: delete the key */
+	const char *value; /* NULL in an update: delete the key */
 };
 
 /* One file's metadata. All strings are owned by the record. */
@@ -38,17 +38,17 @@ struct drive_file {
 	char id[DRIVE_ID_MAX + 1];
 	char *name;
 	char *mime_type;
-	char parent[DRIVE_ID_MAX + 1];	/* first parent, "" when none */
-	int64_t size;			/* -1: absent (folders, Google docs) */
-	int64_t version;		/* -1: absent */
-	int64_t created_ms;		/* wall ms, -1: absent */
+	char parent[DRIVE_ID_MAX + 1]; /* first parent, "" when none */
+	int64_t size;		       /* -1: absent (folders, Google docs) */
+	int64_t version;	       /* -1: absent */
+	int64_t created_ms;	       /* wall ms, -1: absent */
 	int64_t modified_ms;
-	char md5[DRIVE_MD5_HEX + 1];	/* "" when absent */
-	char *head_revision;		/* NULL when absent */
+	char md5[DRIVE_MD5_HEX + 1]; /* "" when absent */
+	char *head_revision;	     /* NULL when absent */
 	bool trashed;
-	bool can_edit;			/* capabilities.canEdit (true if absent) */
+	bool can_edit; /* capabilities.canEdit (true if absent) */
 	char shortcut_target[DRIVE_ID_MAX + 1]; /* shortcutDetails.targetId */
-	struct drive_prop *app_props;	/* appProperties */
+	struct drive_prop *app_props;		/* appProperties */
 	size_t n_app_props;
 };
 
@@ -57,26 +57,26 @@ bool drive_id_valid(const char *id);
 
 void drive_file_init(struct drive_file *f);
 void drive_file_release(struct drive_file *f);
-void drive_file_free(struct drive_file *f);	/* release + free; NULL ok */
+void drive_file_free(struct drive_file *f); /* release + free; NULL ok */
 bool drive_file_is_folder(const struct drive_file *f);
 /* Value of appProperties[@key], borrowed, or NULL. */
 const char *drive_file_app_prop(const struct drive_file *f, const char *key);
 
 struct drive_about {
 	char email[256];
-	char root_id[DRIVE_ID_MAX + 1];	/* id of My Drive ("root" resolved) */
+	char root_id[DRIVE_ID_MAX + 1]; /* id of My Drive ("root" resolved) */
 	int64_t quota_limit;		/* -1: unlimited */
 	int64_t quota_usage;
-	int64_t max_upload_size;	/* -1: absent */
+	int64_t max_upload_size; /* -1: absent */
 };
 
-/* Default resumable chunk: Google's recommended minimum (see upload.c). */
-#define DRIVE_CHUNK_DEFAULT (8 * 1024 * 1024)
+/* Default resumable chunk (see upload.c). */
+#define DRIVE_CHUNK_DEFAULT (64 * 1024 * 1024)
 
 struct drive_opts {
-	const char *api_url;	/* default "https://www.googleapis.com" */
-	int64_t chunk_size;	/* resumable chunk bytes, a multiple of
-				   DRIVE_CHUNK_UNIT; 0: DRIVE_CHUNK_DEFAULT */
+	const char *api_url; /* default "https://www.googleapis.com" */
+	int64_t chunk_size;  /* resumable chunk bytes, a multiple of
+				DRIVE_CHUNK_UNIT; 0: DRIVE_CHUNK_DEFAULT */
 };
 
 /*
@@ -108,6 +108,15 @@ int drive_files_list_children(struct drive *d, const char *folder_id,
 			      drive_file_cb cb, void *ctx,
 			      struct drive_err *err);
 /*
+ * Children of several folders in one query ("('a' in parents or 'b' in
+ * parents) and trashed = false", rclone's --fast-list idea): each file's
+ * parent says which folder it is in. At most a few dozen ids: Drive limits
+ * the query's length.
+ */
+int drive_files_list_children_many(struct drive *d, const char *const *ids,
+				   size_t n_ids, drive_file_cb cb, void *ctx,
+				   struct drive_err *err);
+/*
  * Write the Drive query literal for @s ('…' with ' and \ escaped) into @out.
  * Returns 0 or -ENAMETOOLONG.
  */
@@ -129,17 +138,17 @@ int drive_files_export(struct drive *d, const char *id, const char *mime,
 
 /* Fields to set. Unset pointers and -1 values leave the field alone. */
 struct drive_meta {
-	const char *id;			/* create: id from generateIds */
+	const char *id; /* create: id from generateIds */
 	const char *name;
 	const char *mime_type;
-	const char *parent;		/* create: the folder */
-	const char *add_parent;		/* update: move */
+	const char *parent;	/* create: the folder */
+	const char *add_parent; /* update: move */
 	const char *remove_parent;
-	int trashed;			/* -1 leave, 0, 1 */
-	int64_t modified_ms;		/* -1 leave */
+	int trashed;	     /* -1 leave, 0, 1 */
+	int64_t modified_ms; /* -1 leave */
 	const struct drive_prop *app_props;
 	size_t n_app_props;
-	const char *shortcut_target;	/* create a shortcut */
+	const char *shortcut_target; /* create a shortcut */
 };
 void drive_meta_init(struct drive_meta *m);
 
@@ -172,18 +181,21 @@ int drive_files_generate_ids(struct drive *d, int count,
 			     char (*ids)[DRIVE_ID_MAX + 1],
 			     struct drive_err *err);
 
-/* Progress of an upload, for drivefs-status; called on the caller's thread. */
+/*
+ * Progress of an upload, for drivefs-status: called about every MiB sent,
+ * on the caller's thread or on the HTTP I/O thread, so it must not block.
+ */
 typedef void (*drive_progress_cb)(void *ctx, int64_t done, int64_t total);
 
 struct drive_upload {
-	const char *update_id;		/* upload into this existing file, or
-					   NULL: create from @meta */
-	const struct drive_meta *meta;	/* may be NULL for an update */
-	int fd;				/* content: [0, size) of fd */
+	const char *update_id;	       /* upload into this existing file, or
+					  NULL: create from @meta */
+	const struct drive_meta *meta; /* may be NULL for an update */
+	int fd;			       /* content: [0, size) of fd */
 	int64_t size;
-	const char *mime_type;		/* content type, default
-					   application/octet-stream */
-	drive_progress_cb progress;	/* may be NULL */
+	const char *mime_type;	    /* content type, default
+				       application/octet-stream */
+	drive_progress_cb progress; /* may be NULL */
 	void *progress_ctx;
 	/*
 	 * Resumable session to continue (from an earlier interrupted call),
@@ -212,9 +224,9 @@ int drive_files_upload(struct drive *d, struct drive_upload *u,
 
 struct drive_change {
 	char file_id[DRIVE_ID_MAX + 1];
-	bool removed;			/* permanently deleted or no access */
+	bool removed; /* permanently deleted or no access */
 	int64_t time_ms;
-	const struct drive_file *file;	/* borrowed; NULL when removed */
+	const struct drive_file *file; /* borrowed; NULL when removed */
 };
 typedef int (*drive_change_cb)(void *ctx, const struct drive_change *c);
 

@@ -71,8 +71,12 @@ void drive_err_init(struct drive_err *err)
 	err->retry_after_s = -1;
 }
 
+static const struct err_row cut_row = {0, DRIVE_REASON_CUT_REPLY, -EIO, true};
+
 static const struct err_row *err_lookup(const struct drive_err *err)
 {
+	if (!strcmp(err->reason, DRIVE_REASON_CUT_REPLY))
+		return &cut_row;
 	for (size_t i = 0; i < ARRAY_SIZE(err_table); i++) {
 		const struct err_row *r = &err_table[i];
 
@@ -140,6 +144,76 @@ bool drive_err_rate_limited(const struct drive_err *err)
 	return err->http_status == 403 &&
 	       (!strcmp(err->reason, "userRateLimitExceeded") ||
 		!strcmp(err->reason, "rateLimitExceeded"));
+}
+
+enum drive_err_class drive_err_class(const struct drive_err *err)
+{
+	const char *r = err->reason;
+	int st = err->http_status;
+
+	if (st == 0 && err->curl_code != 0)
+		return DRIVE_ERRC_NETWORK;
+	if (st == 0 && !r[0])
+		return DRIVE_ERRC_NONE;
+	if (!strcmp(r, DRIVE_REASON_CUT_REPLY))
+		return DRIVE_ERRC_SERVER;
+	if (drive_err_rate_limited(err))
+		return DRIVE_ERRC_RATE_LIMIT;
+	if (st == 403) {
+		if (!strcmp(r, "storageQuotaExceeded") ||
+		    !strcmp(r, "numChildrenInNonRootLimitExceeded") ||
+		    !strcmp(r, "teamDriveFileLimitExceeded"))
+			return DRIVE_ERRC_QUOTA;
+		if (!strcmp(r, "dailyLimitExceeded") ||
+		    !strcmp(r, "quotaExceeded") ||
+		    !strcmp(r, "uploadLimitExceeded") ||
+		    !strcmp(r, "sharingRateLimitExceeded"))
+			return DRIVE_ERRC_DAILY_CAP;
+		return DRIVE_ERRC_PERMISSION;
+	}
+	if (st == 401 || !strcmp(r, "invalid_grant") ||
+	    !strcmp(r, "invalid_client") || !strcmp(r, "unauthorized_client"))
+		return DRIVE_ERRC_AUTH;
+	if (st == 404)
+		return DRIVE_ERRC_NOT_FOUND;
+	if (st >= 500 || st == 408 || !strcmp(r, "malformedResponse") ||
+	    !strcmp(r, DRIVE_REASON_MD5_MISMATCH))
+		return DRIVE_ERRC_SERVER;
+	return DRIVE_ERRC_OTHER;
+}
+
+const char *drive_err_class_name(enum drive_err_class c)
+{
+	switch (c) {
+	case DRIVE_ERRC_NONE:
+		return NULL;
+	case DRIVE_ERRC_NETWORK:
+		return "network";
+	case DRIVE_ERRC_SERVER:
+		return "server";
+	case DRIVE_ERRC_RATE_LIMIT:
+		return "rate limit";
+	case DRIVE_ERRC_DAILY_CAP:
+		return "daily upload cap";
+	case DRIVE_ERRC_QUOTA:
+		return "quota exceeded";
+	case DRIVE_ERRC_PERMISSION:
+		return "permission";
+	case DRIVE_ERRC_AUTH:
+		return "auth";
+	case DRIVE_ERRC_NOT_FOUND:
+		return "not found";
+	case DRIVE_ERRC_OTHER:
+		break;
+	}
+	return "other";
+}
+
+bool drive_err_class_permanent(enum drive_err_class c)
+{
+	return c == DRIVE_ERRC_DAILY_CAP || c == DRIVE_ERRC_QUOTA ||
+	       c == DRIVE_ERRC_PERMISSION || c == DRIVE_ERRC_AUTH ||
+	       c == DRIVE_ERRC_NOT_FOUND;
 }
 
 const char *drive_err_str(const struct drive_err *err, char *buf, size_t n)

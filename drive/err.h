@@ -8,18 +8,21 @@
 #include "common/compat.h"
 
 struct drive_err {
-	int http_status;	/* 0: no HTTP response (transport error) */
-	int curl_code;		/* CURLcode of a transport error, else 0 */
-	char reason[64];	/* Google's error.errors[0].reason, or "" */
-	char message[256];	/* Google's error.message or curl's text */
-	int retry_after_s;	/* Retry-After, -1 when absent */
-	int attempts;		/* requests tried, retries included (also
-				   those that failed to connect) */
+	int http_status;   /* 0: no HTTP response (transport error) */
+	int curl_code;	   /* CURLcode of a transport error, else 0 */
+	char reason[64];   /* Google's error.errors[0].reason, or "" */
+	char message[256]; /* Google's error.message or curl's text */
+	int retry_after_s; /* Retry-After, -1 when absent */
+	int attempts;	   /* requests tried, retries included (also
+			      those that failed to connect) */
 };
 
 /* Reasons drive/ records itself (Google's own reasons are camelCase too). */
 #define DRIVE_REASON_CANCELLED "cancelled"	/* -ECANCELED */
 #define DRIVE_REASON_MD5_MISMATCH "md5Mismatch" /* -EIO, retryable */
+/* An error reply whose body was cut short (connection lost mid-body), so
+ * its reason is unknown: -EIO, retryable whatever the status. */
+#define DRIVE_REASON_CUT_REPLY "cutErrorReply"
 
 /* Empty: no status, no reason, retry_after_s -1, attempts 0. */
 void drive_err_init(struct drive_err *err);
@@ -50,6 +53,31 @@ bool drive_err_rate_limited(const struct drive_err *err);
  * connect ..."), no secrets. Returns @buf.
  */
 const char *drive_err_str(const struct drive_err *err, char *buf, size_t n);
+/*
+ * What kind of failure @err is, for the sync quarantine and drivefs-status
+ * (docs/SEMANTICS.md "Failures"). PERMANENT classes do not lift by retrying
+ * soon: the user (or a day) must act.
+ */
+enum drive_err_class {
+	DRIVE_ERRC_NONE = 0,
+	DRIVE_ERRC_NETWORK,    /* no reply: offline, reset, timeout */
+	DRIVE_ERRC_SERVER,     /* 5xx, truncated or malformed reply */
+	DRIVE_ERRC_RATE_LIMIT, /* 403 user/rateLimitExceeded, 429 */
+	DRIVE_ERRC_DAILY_CAP,  /* 403 dailyLimitExceeded, quotaExceeded,
+				  uploadLimitExceeded, ... */
+	DRIVE_ERRC_QUOTA,      /* 403 storageQuotaExceeded, folder limits */
+	DRIVE_ERRC_PERMISSION, /* 403 otherwise */
+	DRIVE_ERRC_AUTH,       /* 401, or the token endpoint refusing */
+	DRIVE_ERRC_NOT_FOUND,  /* 404 (a parent deleted in Drive) */
+	DRIVE_ERRC_OTHER,      /* anything else (400, 409, local errors) */
+};
+enum drive_err_class drive_err_class(const struct drive_err *err);
+/* "network", "server", "rate limit", "daily upload cap", "quota exceeded",
+ * "permission", "auth", "not found", "other"; NULL for NONE. */
+const char *drive_err_class_name(enum drive_err_class c);
+/* DAILY_CAP, QUOTA, PERMISSION, AUTH, NOT_FOUND. */
+bool drive_err_class_permanent(enum drive_err_class c);
+
 /*
  * Record a local failure (md5 mismatch, malformed reply) in @err (may be
  * NULL): sets http_status, reason (NULL: "") and message, clears curl_code;

@@ -250,6 +250,39 @@ int drive_files_list_children(struct drive *d, const char *folder_id,
 	return drive_files_list(d, q, cb, ctx, err);
 }
 
+int drive_files_list_children_many(struct drive *d, const char *const *ids,
+				   size_t n_ids, drive_file_cb cb, void *ctx,
+				   struct drive_err *err)
+{
+	/* Each term is 'ID' in parents, joined by " or ". */
+	size_t cap = n_ids * (DRIVE_ID_MAX + 24) + 64, len = 0;
+	char *q = malloc(cap);
+	struct drive_err lerr;
+	int rc;
+
+	if (!q)
+		return -ENOMEM;
+	q[len++] = '(';
+	for (size_t i = 0; i < n_ids; i++) {
+		if (!drive_id_valid(ids[i])) {
+			free(q);
+			err = drive_err_use(err, &lerr);
+			drive_err_set(err, 0, "invalidArgument",
+				      "not a valid Drive id");
+			return -EINVAL;
+		}
+		if (i)
+			len += (size_t)snprintf(q + len, cap - len, " or ");
+		drive_query_quote(q + len, cap - len, ids[i]);
+		len += strlen(q + len);
+		len += (size_t)snprintf(q + len, cap - len, " in parents");
+	}
+	snprintf(q + len, cap - len, ") and trashed = false");
+	rc = drive_files_list(d, q, cb, ctx, err);
+	free(q);
+	return rc;
+}
+
 /* Does existing file @f look like what create @m (and content @md5) asked? */
 static bool create_matches(const struct drive_meta *m, const char *md5,
 			   const struct drive_file *f)

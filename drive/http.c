@@ -55,6 +55,12 @@
 #define HTTP_AUTH_HDR_MAX (HTTP_TOKEN_MAX + 32)
 /* A log line's copy of a URL path. */
 #define HTTP_LOG_PATH_MAX 128
+/*
+ * Attempts that could not connect at all are retried this many times only
+ * (about 2 s), not max_retries: offline, a FUSE lookup or read must fail
+ * fast with EIO rather than hang; the uploaders retry on their own backoff.
+ */
+#define HTTP_CONNECT_RETRIES 2
 
 enum sink {
 	SINK_NONE,
@@ -846,20 +852,20 @@ void http_stats_get(struct http *h, struct http_stats *out)
 /* ---- activity for drivefs-status ---- */
 
 static const char *const kind_names[HTTP_KIND_N] = {
-	[HTTP_KIND_ABOUT] = "about.get",
-	[HTTP_KIND_FILES_LIST] = "files.list",
-	[HTTP_KIND_FILES_GET] = "files.get",
-	[HTTP_KIND_DOWNLOAD] = "files.get.media",
-	[HTTP_KIND_EXPORT] = "files.export",
-	[HTTP_KIND_FILES_CREATE] = "files.create",
-	[HTTP_KIND_FILES_UPDATE] = "files.update",
-	[HTTP_KIND_FILES_DELETE] = "files.delete",
-	[HTTP_KIND_GENERATE_IDS] = "files.generateIds",
-	[HTTP_KIND_UPLOAD] = "upload",
-	[HTTP_KIND_CHANGES_TOKEN] = "changes.getStartPageToken",
-	[HTTP_KIND_CHANGES_LIST] = "changes.list",
-	[HTTP_KIND_TOKEN] = "oauth.token",
-	[HTTP_KIND_OTHER] = "other",
+    [HTTP_KIND_ABOUT] = "about.get",
+    [HTTP_KIND_FILES_LIST] = "files.list",
+    [HTTP_KIND_FILES_GET] = "files.get",
+    [HTTP_KIND_DOWNLOAD] = "files.get.media",
+    [HTTP_KIND_EXPORT] = "files.export",
+    [HTTP_KIND_FILES_CREATE] = "files.create",
+    [HTTP_KIND_FILES_UPDATE] = "files.update",
+    [HTTP_KIND_FILES_DELETE] = "files.delete",
+    [HTTP_KIND_GENERATE_IDS] = "files.generateIds",
+    [HTTP_KIND_UPLOAD] = "upload",
+    [HTTP_KIND_CHANGES_TOKEN] = "changes.getStartPageToken",
+    [HTTP_KIND_CHANGES_LIST] = "changes.list",
+    [HTTP_KIND_TOKEN] = "oauth.token",
+    [HTTP_KIND_OTHER] = "other",
 };
 
 const char *http_kind_name(enum http_kind k)
@@ -891,16 +897,15 @@ enum http_kind http_kind_of(const char *method, const char *url)
 	if (!strcmp(rest, "files/generateIds"))
 		return HTTP_KIND_GENERATE_IDS;
 	if (!strcmp(rest, "files"))
-		return get ? HTTP_KIND_FILES_LIST
-			   : !strcmp(method, "POST") ? HTTP_KIND_FILES_CREATE
-						     : HTTP_KIND_OTHER;
+		return get			 ? HTTP_KIND_FILES_LIST
+		       : !strcmp(method, "POST") ? HTTP_KIND_FILES_CREATE
+						 : HTTP_KIND_OTHER;
 	if (strncmp(rest, "files/", 6) || !rest[6])
 		return HTTP_KIND_OTHER;
 	rest += 6;
 	if (strchr(rest, '/'))
-		return str_has_suffix(rest, "/export") && get
-			   ? HTTP_KIND_EXPORT
-			   : HTTP_KIND_OTHER;
+		return str_has_suffix(rest, "/export") && get ? HTTP_KIND_EXPORT
+							      : HTTP_KIND_OTHER;
 	if (get)
 		return q && (strstr(q, "?alt=media") || strstr(q, "&alt=media"))
 			   ? HTTP_KIND_DOWNLOAD
@@ -1292,6 +1297,16 @@ static int attempt(struct http *h, const struct http_req *req, int64_t total,
 		err->retry_after_s =
 		    (int)MIN(x.retry_after_s, (int64_t)INT32_MAX);
 		drive_err_parse_body(err, x.errbody.data, x.errbody.len);
+		if (x.result != CURLE_OK && !err->reason[0]) {
+			/* The body was cut: which 403 (or 404) it was is
+			 * unknown, and a refusal applied nothing: retry. */
+			snprintf(err->reason, sizeof(err->reason), "%s",
+				 DRIVE_REASON_CUT_REPLY);
+			snprintf(err->message, sizeof(err->message),
+				 "error reply cut short after %zu bytes (curl "
+				 "%d)",
+				 x.errbody.len, (int)x.result);
+		}
 		*oc = OUT_HTTP;
 		goto out;
 	}
@@ -1416,6 +1431,11 @@ int http_do(struct http *h, const struct http_req *req, struct http_resp *resp,
 			retry = false;
 			why = " (not idempotent)";
 		}
+		if (oc == OUT_TRANSPORT && !sent &&
+		    (err.curl_code == CURLE_COULDNT_CONNECT ||
+		     err.curl_code == CURLE_COULDNT_RESOLVE_HOST) &&
+		    retries >= MIN(HTTP_CONNECT_RETRIES, h->opts.max_retries))
+			retry = false;
 		if (!retry || (req->flags & HTTP_NO_RETRY) ||
 		    retries >= h->opts.max_retries) {
 			if (retry && retries > 0)

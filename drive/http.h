@@ -12,8 +12,9 @@
  * 502, 503, 504, 408, 403 userRateLimitExceeded/rateLimitExceeded, and
  * transport errors (reset, timeout, truncated reply, ...) when the request is
  * HTTP_IDEMPOTENT or provably never reached the server (resolve or connect
- * failed). The wait is http_backoff_ms() or Retry-After, whichever is longer
- * (Retry-After capped at HTTP_RETRY_AFTER_MAX_MS or backoff_max_ms).
+ * failed; a failed connect is retried at most twice, so an offline call
+ * fails in about 2 s). The wait is http_backoff_ms() or Retry-After, whichever
+ * is longer (Retry-After capped at HTTP_RETRY_AFTER_MAX_MS or backoff_max_ms).
  * A 401 on a request with @auth gets one forced token refresh and one resend,
  * even under HTTP_NO_RETRY (the server refused it before acting on it); a
  * second 401 is -EACCES.
@@ -51,23 +52,24 @@ struct drive_auth {
 };
 
 struct http_opts {
-	double qps;		/* pacer rate, default 10; <= 0: no pacing */
-	int burst;		/* pacer burst, default 20 */
-	int max_retries;	/* retries after the first attempt; default 8 */
-	int backoff_base_ms;	/* default 500 */
-	int backoff_max_ms;	/* default 32000 */
-	int connect_timeout_s;	/* default 20 */
-	int low_speed_time_s;	/* abort a transfer slower than 1 B/s this long; 60 */
+	double qps;	       /* pacer rate, default 10; <= 0: no pacing */
+	int burst;	       /* pacer burst, default 20 */
+	int max_retries;       /* retries after the first attempt; default 8 */
+	int backoff_base_ms;   /* default 500 */
+	int backoff_max_ms;    /* default 32000 */
+	int connect_timeout_s; /* default 20 */
+	int low_speed_time_s;  /* abort a transfer slower than 1 B/s this long;
+				  60 */
 	int max_host_connections; /* default 8 */
-	const char *user_agent;	/* default "drivefs/<version> (gzip)"; Google
-				   compresses replies only when the agent
-				   says "gzip"; copied by http_new() */
+	const char *user_agent;	  /* default "drivefs/<version> (gzip)"; Google
+				     compresses replies only when the agent
+				     says "gzip"; copied by http_new() */
 };
 
 /* A piece of a request body: memory, or a region of a file read with pread. */
 struct http_seg {
-	const void *mem;	/* when non-NULL, @len bytes at @mem */
-	int fd;			/* else @len bytes of @fd from @off */
+	const void *mem; /* when non-NULL, @len bytes at @mem */
+	int fd;		 /* else @len bytes of @fd from @off */
 	int64_t off;
 	int64_t len;
 };
@@ -97,15 +99,15 @@ enum http_flags {
  * never with "Expect: 100-continue". @headers must not hold CR or LF.
  */
 struct http_req {
-	const char *method;		/* "GET", "HEAD", "POST", "PATCH", "PUT",
-					   "DELETE": upper-case letters */
-	const char *url;		/* absolute */
-	const char *const *headers;	/* NULL-terminated "Name: value", or NULL */
-	const struct drive_auth *auth;	/* NULL: no Authorization header */
-	const struct http_seg *body;	/* @n_body segments, may be 0 */
+	const char *method;	    /* "GET", "HEAD", "POST", "PATCH", "PUT",
+				       "DELETE": upper-case letters */
+	const char *url;	    /* absolute */
+	const char *const *headers; /* NULL-terminated "Name: value", or NULL */
+	const struct drive_auth *auth; /* NULL: no Authorization header */
+	const struct http_seg *body;   /* @n_body segments, may be 0 */
 	size_t n_body;
 	const struct http_body_tap *tap; /* may be NULL */
-	unsigned flags;			/* enum http_flags */
+	unsigned flags;			 /* enum http_flags */
 	/*
 	 * Response body sink for statuses < 400: resp_buf if set, else
 	 * resp_mem if set, else resp_fd if >= 0, else the body is dropped.
@@ -114,21 +116,21 @@ struct http_req {
 	 * resp_mem: it is parsed into the drive_err (and also left in
 	 * resp_buf, up to its max, for callers that want the raw text).
 	 */
-	struct buf *resp_buf;		/* bounded by its max: -E2BIG past it */
-	int resp_fd;			/* -1 when unused; written at resp_fd_off
-					   with pwrite (errors: -errno) */
+	struct buf *resp_buf; /* bounded by its max: -E2BIG past it */
+	int resp_fd;	      /* -1 when unused; written at resp_fd_off
+				 with pwrite (errors: -errno) */
 	int64_t resp_fd_off;
-	void *resp_mem;			/* caller buffer of resp_mem_len bytes;
-					   more bytes than that: -E2BIG */
+	void *resp_mem; /* caller buffer of resp_mem_len bytes;
+			   more bytes than that: -E2BIG */
 	size_t resp_mem_len;
 };
 
 struct http_resp {
 	long status;
-	int64_t body_len;		/* bytes delivered to the sink */
-	char location[2048];		/* Location header, "" when absent */
-	char range[128];		/* Range header (308 replies), "" */
-	char content_range[128];	/* Content-Range header, "" */
+	int64_t body_len;	 /* bytes delivered to the sink */
+	char location[2048];	 /* Location header, "" when absent */
+	char range[128];	 /* Range header (308 replies), "" */
+	char content_range[128]; /* Content-Range header, "" */
 	char content_type[128];
 };
 
@@ -172,7 +174,7 @@ int http_do(struct http *h, const struct http_req *req, struct http_resp *resp,
 struct http_stats {
 	uint64_t requests;
 	uint64_t retries;
-	uint64_t rate_limited;	/* 403 rate-limit reasons and 429 */
+	uint64_t rate_limited; /* 403 rate-limit reasons and 429 */
 	uint64_t bytes_up;
 	uint64_t bytes_down;
 };
@@ -219,9 +221,9 @@ struct http_activity {
 	uint64_t last_minute[HTTP_KIND_N];
 	uint64_t total[HTTP_KIND_N];
 	uint64_t rate_limited_last_minute;
-	int64_t last_response_wall_ms;	 /* 0: none yet */
+	int64_t last_response_wall_ms;	  /* 0: none yet */
 	int64_t last_unreachable_wall_ms; /* 0: never */
-	char last_unreachable[160];	 /* its curl message, "" */
+	char last_unreachable[160];	  /* its curl message, "" */
 };
 /* A snapshot; any thread, takes only a leaf lock. */
 void http_activity_get(struct http *h, struct http_activity *out);
@@ -246,7 +248,7 @@ int64_t http_retry_after_parse(const char *v, int64_t now_wall_s);
 
 /* Token bucket on common/clock.h time. */
 struct http_pacer {
-	double rate;		/* tokens per second */
+	double rate; /* tokens per second */
 	double burst;
 	double tokens;
 	int64_t last_ms;

@@ -163,6 +163,7 @@ static json_t *queue_json(const struct cache_status *st, bool *bad)
 	put(q, "files", json_integer((json_int_t)st->pending), bad);
 	put(q, "bytes", json_integer(st->pending_bytes), bad);
 	put(q, "failing", json_integer((json_int_t)st->failing), bad);
+	put(q, "quarantined", json_integer((json_int_t)st->quarantined), bad);
 	put(q, "in_flight", json_integer((json_int_t)st->in_flight), bad);
 	put(q, "truncated", json_boolean(st->n_items < st->pending), bad);
 	for (size_t i = 0; i < st->n_items; i++) {
@@ -179,6 +180,9 @@ static json_t *queue_json(const struct cache_status *st, bool *bad)
 		put(o, "state", jstr(it->state), bad);
 		put(o, "fails", json_integer(it->fails), bad);
 		put(o, "error", jerrno(it->last_err), bad);
+		put(o, "error_class",
+		    it->err_class ? jstr(it->err_class) : json_null(), bad);
+		put(o, "quarantined", json_boolean(it->quarantined), bad);
 		put(o, "due_in_ms", json_integer(it->due_in_ms), bad);
 		push(items, o, bad);
 	}

@@ -205,8 +205,8 @@ static int open_drive(struct daemon *dm, const char *path, int max_retries)
 	cred_init(&cred);
 	rc = cred_load(path, &cred, why, sizeof(why));
 	if (rc == 0 && dm->opts.subject) /* domain-wide delegation */
-		rc = cred_set_subject(&cred, dm->opts.subject, why,
-				      sizeof(why));
+		rc =
+		    cred_set_subject(&cred, dm->opts.subject, why, sizeof(why));
 	if (rc < 0) {
 		fprintf(stderr, "drivefs: credentials '%s': %s\n", path,
 			why[0] ? why : strerror(-rc));
@@ -339,6 +339,7 @@ static int start_cache(struct daemon *dm, const char *root_id,
 	co.dir = dm->cache_dir;
 	co.size_max = dm->opts.cache_size;
 	co.writeback_delay_ms = dm->opts.writeback_delay_ms;
+	co.drain_timeout_ms = dm->opts.drain_timeout_ms;
 	co.fsync_remote = dm->opts.fsync_mode == FS_FSYNC_REMOTE;
 	co.local_only = lo;
 	co.n_local_only = fs_opts_local_only(&dm->opts, lo, ARRAY_SIZE(lo));
@@ -547,7 +548,8 @@ static int run(struct daemon *dm)
 		rc = cache_poll_start(dm->cache, &nf);
 	}
 	if (rc == 0)
-		start_ctl(dm, root_id, &about); /* mounts without it if need be */
+		start_ctl(dm, root_id,
+			  &about); /* mounts without it if need be */
 	block_signals(SIG_UNBLOCK);
 	if (rc < 0)
 		return rc;

@@ -15,7 +15,7 @@
 #include "oauth/cred.h"
 
 static const char *const default_local_only[] = {
-	"__pycache__/", "*.pyc", ".*.sw?", ".*.swx", "*~.nfs*", ".~lock.*#",
+    "__pycache__/", "*.pyc", ".*.sw?", ".*.swx", "*~.nfs*", ".~lock.*#",
 };
 
 void fs_opts_init(struct fs_opts *o)
@@ -26,6 +26,7 @@ void fs_opts_init(struct fs_opts *o)
 	o->cache_size = (int64_t)10 << 30;
 	o->writeback_delay_ms = 2000;
 	o->poll_interval_ms = 15000;
+	o->drain_timeout_ms = 300000;
 	o->fsync_mode = FS_FSYNC_REMOTE;
 	o->conflict = FS_CONFLICT_KEEP_BOTH;
 	o->qps = 10;
@@ -39,33 +40,56 @@ void fs_opts_usage(FILE *out)
 	    "Mount a Google Drive folder at MOUNTPOINT.\n"
 	    "\n"
 	    "  --credentials FILE     authorized_user or service_account JSON\n"
-	    "                         (default: $GOOGLE_APPLICATION_CREDENTIALS,\n"
-	    "                         ~/.config/drivefs/credentials.json, gcloud's\n"
-	    "                         and Colab's application_default_credentials.json)\n"
+	    "                         (default: "
+	    "$GOOGLE_APPLICATION_CREDENTIALS,\n"
+	    "                         ~/.config/drivefs/credentials.json, "
+	    "gcloud's\n"
+	    "                         and Colab's "
+	    "application_default_credentials.json)\n"
 	    "  --subject USER         with a service account key: act as USER\n"
 	    "                         (domain-wide delegation)\n"
-	    "  --api-url URL          Drive API base (default https://www.googleapis.com;\n"
+	    "  --api-url URL          Drive API base (default "
+	    "https://www.googleapis.com;\n"
 	    "                         http:// only for loopback hosts)\n"
 	    "  --token-url URL        OAuth token endpoint (default: from the\n"
-	    "                         credentials, else https://oauth2.googleapis.com/token)\n"
+	    "                         credentials, else "
+	    "https://oauth2.googleapis.com/token)\n"
 	    "  --root PATH|ID         folder to mount (default: My Drive)\n"
-	    "  --cache-dir DIR        cache location (default $XDG_CACHE_HOME/drivefs)\n"
-	    "  --cache-size SIZE      cap for clean cached bytes, e.g. 10G (default 10G)\n"
-	    "  --writeback-delay SEC  upload this long after the last close (default 2)\n"
-	    "  --poll-interval SEC    read Drive's changes this often; 0 disables (default 15)\n"
-	    "  --fsync remote|local   fsync waits for Drive (remote, default) or the cache\n"
-	    "  --conflict POLICY      keep-both (default), local-wins or remote-wins\n"
-	    "  --local-only GLOB      never upload matching names (repeatable)\n"
+	    "  --cache-dir DIR        cache location (default "
+	    "$XDG_CACHE_HOME/drivefs)\n"
+	    "  --cache-size SIZE      cap for clean cached bytes, e.g. 10G "
+	    "(default 10G)\n"
+	    "  --writeback-delay SEC  upload this long after the last close "
+	    "(default 2)\n"
+	    "  --poll-interval SEC    read Drive's changes this often; 0 "
+	    "disables (default 15)\n"
+	    "  --drain-timeout SEC    at unmount or SIGTERM, upload what is "
+	    "queued for at most\n"
+	    "                         this long; what is left stays queued in "
+	    "the cache for the\n"
+	    "                         next start (default 300; 0: no limit)\n"
+	    "  --fsync remote|local   fsync waits for Drive (remote, default) "
+	    "or the cache\n"
+	    "  --conflict POLICY      keep-both (default), local-wins or "
+	    "remote-wins\n"
+	    "  --local-only GLOB      never upload matching names "
+	    "(repeatable)\n"
 	    "  --no-default-local-only  drop the built-in local-only patterns\n"
 	    "  --qps N                Drive requests per second (default 10)\n"
-	    "  --log SPEC             log levels, e.g. info,drive=debug ($DRIVEFS_LOG)\n"
-	    "  --log-to syslog|file   where the detached daemon logs (default syslog;\n"
-	    "                         file: drivefs.log in the cache directory)\n"
+	    "  --log SPEC             log levels, e.g. info,drive=debug "
+	    "($DRIVEFS_LOG)\n"
+	    "  --log-to syslog|file   where the detached daemon logs (default "
+	    "syslog;\n"
+	    "                         file: drivefs.log in the cache "
+	    "directory)\n"
 	    "  --config FILE          read options from FILE (default\n"
-	    "                         $XDG_CONFIG_HOME/drivefs/config if it exists)\n"
+	    "                         $XDG_CONFIG_HOME/drivefs/config if it "
+	    "exists)\n"
 	    "  --no-config            do not read the config file\n"
-	    "  --show-config          print the options in effect (config file\n"
-	    "                         and command line) in config syntax, exit\n"
+	    "  --show-config          print the options in effect (config "
+	    "file\n"
+	    "                         and command line) in config syntax, "
+	    "exit\n"
 	    "  -f, --foreground       stay in the foreground, log to stderr\n"
 	    "  -o OPTS                FUSE mount options (e.g. allow_other)\n"
 	    "  -h, --help             this text\n",
@@ -87,19 +111,23 @@ int fs_parse_size(const char *s, int64_t *bytes)
 	switch (*end) {
 	case '\0':
 		break;
-	case 'k': case 'K':
+	case 'k':
+	case 'K':
 		mult = 1024.0;
 		end++;
 		break;
-	case 'm': case 'M':
+	case 'm':
+	case 'M':
 		mult = 1024.0 * 1024;
 		end++;
 		break;
-	case 'g': case 'G':
+	case 'g':
+	case 'G':
 		mult = 1024.0 * 1024 * 1024;
 		end++;
 		break;
-	case 't': case 'T':
+	case 't':
+	case 'T':
 		mult = 1024.0 * 1024 * 1024 * 1024;
 		end++;
 		break;
@@ -152,6 +180,7 @@ enum {
 	OPT_CACHE_SIZE,
 	OPT_WRITEBACK_DELAY,
 	OPT_POLL_INTERVAL,
+	OPT_DRAIN_TIMEOUT,
 	OPT_FSYNC,
 	OPT_CONFLICT,
 	OPT_LOCAL_ONLY,
@@ -166,28 +195,29 @@ enum {
 };
 
 static const struct option long_opts[] = {
-	{"credentials", required_argument, NULL, OPT_CREDENTIALS},
-	{"api-url", required_argument, NULL, OPT_API_URL},
-	{"token-url", required_argument, NULL, OPT_TOKEN_URL},
-	{"root", required_argument, NULL, OPT_ROOT},
-	{"cache-dir", required_argument, NULL, OPT_CACHE_DIR},
-	{"cache-size", required_argument, NULL, OPT_CACHE_SIZE},
-	{"writeback-delay", required_argument, NULL, OPT_WRITEBACK_DELAY},
-	{"poll-interval", required_argument, NULL, OPT_POLL_INTERVAL},
-	{"fsync", required_argument, NULL, OPT_FSYNC},
-	{"conflict", required_argument, NULL, OPT_CONFLICT},
-	{"local-only", required_argument, NULL, OPT_LOCAL_ONLY},
-	{"no-default-local-only", no_argument, NULL, OPT_NO_DEFAULT_LOCAL_ONLY},
-	{"qps", required_argument, NULL, OPT_QPS},
-	{"log", required_argument, NULL, OPT_LOG},
-	{"log-to", required_argument, NULL, OPT_LOG_TO},
-	{"subject", required_argument, NULL, OPT_SUBJECT},
-	{"config", required_argument, NULL, OPT_CONFIG},
-	{"no-config", no_argument, NULL, OPT_NO_CONFIG},
-	{"show-config", no_argument, NULL, OPT_SHOW_CONFIG},
-	{"foreground", no_argument, NULL, 'f'},
-	{"help", no_argument, NULL, 'h'},
-	{NULL, 0, NULL, 0},
+    {"credentials", required_argument, NULL, OPT_CREDENTIALS},
+    {"api-url", required_argument, NULL, OPT_API_URL},
+    {"token-url", required_argument, NULL, OPT_TOKEN_URL},
+    {"root", required_argument, NULL, OPT_ROOT},
+    {"cache-dir", required_argument, NULL, OPT_CACHE_DIR},
+    {"cache-size", required_argument, NULL, OPT_CACHE_SIZE},
+    {"writeback-delay", required_argument, NULL, OPT_WRITEBACK_DELAY},
+    {"poll-interval", required_argument, NULL, OPT_POLL_INTERVAL},
+    {"drain-timeout", required_argument, NULL, OPT_DRAIN_TIMEOUT},
+    {"fsync", required_argument, NULL, OPT_FSYNC},
+    {"conflict", required_argument, NULL, OPT_CONFLICT},
+    {"local-only", required_argument, NULL, OPT_LOCAL_ONLY},
+    {"no-default-local-only", no_argument, NULL, OPT_NO_DEFAULT_LOCAL_ONLY},
+    {"qps", required_argument, NULL, OPT_QPS},
+    {"log", required_argument, NULL, OPT_LOG},
+    {"log-to", required_argument, NULL, OPT_LOG_TO},
+    {"subject", required_argument, NULL, OPT_SUBJECT},
+    {"config", required_argument, NULL, OPT_CONFIG},
+    {"no-config", no_argument, NULL, OPT_NO_CONFIG},
+    {"show-config", no_argument, NULL, OPT_SHOW_CONFIG},
+    {"foreground", no_argument, NULL, 'f'},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
 };
 
 static int bad(char *why, size_t whysz, const char *opt, const char *val,
@@ -227,7 +257,8 @@ static int apply(struct fs_opts *o, int c, const char *arg, char *why,
 	case OPT_TOKEN_URL:
 		if (http_url_check(arg, reason, sizeof(reason)) < 0)
 			return bad(why, whysz,
-				   c == OPT_API_URL ? "--api-url" : "--token-url",
+				   c == OPT_API_URL ? "--api-url"
+						    : "--token-url",
 				   arg, reason);
 		if (c == OPT_API_URL)
 			o->api_url = arg;
@@ -258,6 +289,11 @@ static int apply(struct fs_opts *o, int c, const char *arg, char *why,
 		if (fs_parse_duration(arg, &o->poll_interval_ms) < 0)
 			return bad(why, whysz, "--poll-interval", arg,
 				   "expected seconds, 0 to disable");
+		return 0;
+	case OPT_DRAIN_TIMEOUT:
+		if (fs_parse_duration(arg, &o->drain_timeout_ms) < 0)
+			return bad(why, whysz, "--drain-timeout", arg,
+				   "expected seconds, 0 for no limit");
 		return 0;
 	case OPT_FSYNC:
 		if (!strcmp(arg, "remote"))
@@ -324,7 +360,8 @@ static int apply(struct fs_opts *o, int c, const char *arg, char *why,
 			fs_opts_usage(out);
 		return 1;
 	default:
-		snprintf(why, whysz, "unknown option (see drivefs mount --help)");
+		snprintf(why, whysz,
+			 "unknown option (see drivefs mount --help)");
 		return -EINVAL;
 	}
 }
@@ -335,7 +372,8 @@ int fs_opts_parse(struct fs_opts *o, int argc, char **argv, char *why,
 	int c, rc;
 
 	why[0] = '\0';
-	optind = 0; /* glibc: full re-initialisation, so tests can parse twice */
+	optind =
+	    0; /* glibc: full re-initialisation, so tests can parse twice */
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "+fho:", long_opts, NULL)) != -1) {
 		if (c == '?' || c == ':') {
@@ -364,14 +402,13 @@ int fs_opts_parse(struct fs_opts *o, int argc, char **argv, char *why,
 	return 0;
 }
 
-size_t fs_opts_local_only(const struct fs_opts *o, const char **out,
-			  size_t max)
+size_t fs_opts_local_only(const struct fs_opts *o, const char **out, size_t max)
 {
 	size_t n = 0;
 
 	if (!o->no_default_local_only)
-		for (size_t i = 0; i < ARRAY_SIZE(default_local_only) && n < max;
-		     i++)
+		for (size_t i = 0;
+		     i < ARRAY_SIZE(default_local_only) && n < max; i++)
 			out[n++] = default_local_only[i];
 	for (size_t i = 0; i < o->n_local_only && n < max; i++)
 		out[n++] = o->local_only[i];
@@ -556,6 +593,8 @@ void fs_opts_print(const struct fs_opts *o, FILE *out)
 		(long long)o->writeback_delay_ms);
 	fprintf(out, "poll-interval = %lldms\n",
 		(long long)o->poll_interval_ms);
+	fprintf(out, "drain-timeout = %lldms\n",
+		(long long)o->drain_timeout_ms);
 	fprintf(out, "fsync = %s\n",
 		o->fsync_mode == FS_FSYNC_LOCAL ? "local" : "remote");
 	fprintf(out, "conflict = %s\n", conflict_name(o->conflict));

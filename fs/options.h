@@ -12,8 +12,8 @@
 #define FS_CONFIG_MAX (64 * 1024)
 
 enum fs_fsync_mode {
-	FS_FSYNC_REMOTE,	/* fsync returns once Drive holds the bytes */
-	FS_FSYNC_LOCAL,		/* once they are durable in the cache */
+	FS_FSYNC_REMOTE, /* fsync returns once Drive holds the bytes */
+	FS_FSYNC_LOCAL,	 /* once they are durable in the cache */
 };
 
 enum fs_conflict_policy {
@@ -23,30 +23,31 @@ enum fs_conflict_policy {
 };
 
 struct fs_opts {
-	const char *mountpoint;		/* borrowed from argv */
-	const char *credentials;	/* NULL: search (oauth/cred.h) */
-	const char *subject;		/* service account: user to act as */
+	const char *mountpoint;	 /* borrowed from argv */
+	const char *credentials; /* NULL: search (oauth/cred.h) */
+	const char *subject;	 /* service account: user to act as */
 	const char *api_url;
-	const char *token_url;		/* NULL: from the credentials */
-	const char *root;		/* "root", a path or an id */
-	const char *cache_dir;		/* NULL: $XDG_CACHE_HOME/drivefs/... */
-	int64_t cache_size;		/* bytes */
+	const char *token_url; /* NULL: from the credentials */
+	const char *root;      /* "root", a path or an id */
+	const char *cache_dir; /* NULL: $XDG_CACHE_HOME/drivefs/... */
+	int64_t cache_size;    /* bytes */
 	int64_t writeback_delay_ms;
-	int64_t poll_interval_ms;	/* 0: no polling */
+	int64_t poll_interval_ms; /* 0: no polling */
+	int64_t drain_timeout_ms; /* unmount/SIGTERM drain bound, 0: none */
 	enum fs_fsync_mode fsync_mode;
 	enum fs_conflict_policy conflict;
 	const char *local_only[FS_OPTS_MAX_LOCAL_ONLY];
 	size_t n_local_only;
 	bool no_default_local_only;
 	bool foreground;
-	const char *fuse_opts;		/* -o value, may be NULL */
-	const char *log_spec;		/* --log, NULL: $DRIVEFS_LOG */
-	bool log_to_file;		/* --log-to file: daemon logs to
-					   <cache dir>/drivefs.log, not syslog */
+	const char *fuse_opts; /* -o value, may be NULL */
+	const char *log_spec;  /* --log, NULL: $DRIVEFS_LOG */
+	bool log_to_file;      /* --log-to file: daemon logs to
+				  <cache dir>/drivefs.log, not syslog */
 	double qps;
-	bool show_config;		/* --show-config: print, exit */
-	char *config_text;		/* owned: config file strings point
-					   into it; fs_opts_release() */
+	bool show_config;  /* --show-config: print, exit */
+	char *config_text; /* owned: config file strings point
+			      into it; fs_opts_release() */
 };
 
 /* Defaults (DESIGN.md): api https://www.googleapis.com, root "root",

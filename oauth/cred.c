@@ -25,6 +25,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/io.h"
 #include "common/log.h"
 #include "common/str.h"
 #include "oauth/cred.h"
@@ -526,21 +527,6 @@ static int make_parents(const char *path)
 	return rc;
 }
 
-static int write_all(int fd, const char *p, size_t n)
-{
-	while (n) {
-		ssize_t w = write(fd, p, n);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			return -errno;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 /* The directory part of @path ("." when none). New: free(). */
 static char *dir_of(const char *path)
 {
@@ -580,7 +566,7 @@ int oauth_write_atomic(const char *path, const char *tmp, const char *json)
 	/* The umask may have taken bits away; never given any. */
 	if (fchmod(fd, 0600) < 0)
 		goto fail_errno;
-	rc = write_all(fd, json, strlen(json));
+	rc = io_write_all(fd, json, strlen(json));
 	if (rc < 0)
 		goto fail;
 	if (fsync(fd) < 0)

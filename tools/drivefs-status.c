@@ -398,6 +398,11 @@ static void render_queue(FILE *f, const json_t *st)
 			(long long)jint(q, "in_flight"),
 			jint(q, "failing") ? RED : "",
 			(long long)jint(q, "failing"), RESET);
+	if (jint(q, "quarantined"))
+		fprintf(f,
+			" %s%lld quarantined: drivefs-status --sync-now "
+			"retries them%s",
+			RED, (long long)jint(q, "quarantined"), RESET);
 	fputs("\n", f);
 	json_array_foreach(ups, i, it)
 	{
@@ -424,6 +429,8 @@ static void render_queue(FILE *f, const json_t *st)
 		const char *state = jstrv(it, "state");
 		const char *err =
 		    json_string_value(json_object_get(it, "error"));
+		const char *cls =
+		    json_string_value(json_object_get(it, "error_class"));
 
 		if (!strcmp(state, "uploading") && json_array_size(ups))
 			continue; /* shown with its bar above */
@@ -433,15 +440,19 @@ static void render_queue(FILE *f, const json_t *st)
 			break;
 		}
 		fprintf(f, "  %s%-10s%s %s",
-			!strcmp(state, "retrying") ? RED : "", state, RESET,
-			jstrv(it, "path"));
+			!strcmp(state, "retrying") ||
+				!strcmp(state, "quarantined")
+			    ? RED
+			    : "",
+			state, RESET, jstrv(it, "path"));
 		if (jint(it, "size"))
 			fprintf(f, "  %s",
 				human(jint(it, "size"), b1, sizeof(b1)));
 		if (strcmp(jstrv(it, "op"), "upload"))
 			fprintf(f, "  %s(%s)%s", DIM, jstrv(it, "op"), RESET);
 		if (err)
-			fprintf(f, "  %s%s, %lld failures%s", RED, err,
+			fprintf(f, "  %s%s%s%s, %lld failures%s", RED,
+				cls ? cls : "", cls ? ": " : "", err,
 				(long long)jint(it, "fails"), RESET);
 		fputs("\n", f);
 	}

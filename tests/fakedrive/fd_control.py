@@ -197,7 +197,8 @@ class ControlMixin:
         self.ctl_json({"ok": True})
 
     def c_faults_get(self):
-        self.ctl_json({"rules": self.server.faults.list()})
+        self.ctl_json({"rules": self.server.faults.list(),
+                       "fired": dict(self.server.faults.fired)})
 
     def c_faults_add(self):
         body = self.read_json()

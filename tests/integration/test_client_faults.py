@@ -73,11 +73,17 @@ def test_quota_exceeded_is_edquot(drive, drivecli, tmp_path):
     ("changes.getStartPageToken", ("changes-token",)),
     ("files.generateIds", ("genids", "2"))])
 def test_malformed_json_is_a_clear_error(drive, drivecli, kind, args):
+    # A GET answered with cut-off JSON is asked again (3 more times).
     drive.fault(kind=kind, action="malformed_json", count=1)
+    drivecli(*args)
+    assert drive.count(kind) == 2
+    # Every time: then it is a clear error.
+    drive.fault(kind=kind, action="malformed_json")
     err = drivecli.fail(*args)
     assert err.error == "EIO"
     assert err.reason == "malformedResponse"
     assert "not JSON" in err.message
+    assert drive.count(kind) == 2 + 4
 
 
 def test_truncated_reply_is_retried(drive, drivecli, seeded):

@@ -153,7 +153,8 @@ def test_308_claiming_more_than_was_sent_is_eio(drivecli, api, tmp_path):
             (200, {"Location": api.url + "/upload/drive/v3/files?"
                                "upload_id=s1"}, b""),
         ("PUT", "/upload/drive/v3/files?upload_id=s1"):
-            (308, {"Range": "bytes=0-%d" % (9 * MIB)}, b""),
+            # one byte more than the whole file, all of it in one chunk
+            (308, {"Range": "bytes=0-%d" % (12 * MIB)}, b""),
     })
     p = tmp_path / "big.bin"
     p.write_bytes(b"z" * (12 * MIB))

@@ -1,12 +1,17 @@
 /*
- * Unit tests for common/: bounded buffers, RFC 3339 time, log specs, strings.
+ * Unit tests for common/: bounded buffers, RFC 3339 time, log specs, strings,
+ * whole-buffer writes.
  */
 #include "common/compat.h"
 
+#include <stdio.h>
+#include <stdlib.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "common/buf.h"
 #include "common/clock.h"
+#include "common/io.h"
 #include "common/log.h"
 #include "common/str.h"
 #include "tests/unit/unit.h"
@@ -148,6 +153,25 @@ static void test_str(void)
 		  -ERANGE);
 }
 
+static void test_io_write_all(void)
+{
+	size_t n = 1 << 20;
+	char *in = malloc(n), *out = malloc(n);
+	FILE *f = tmpfile();
+	int fd = fileno(f);
+
+	for (size_t i = 0; i < n; i++)
+		in[i] = (char)(i * 7);
+	CHECK_INT(io_write_all(fd, in, n), 0);
+	CHECK_INT(io_write_all(fd, in, 0), 0);
+	CHECK_INT((int)pread(fd, out, n, 0), (int)n);
+	CHECK(memcmp(in, out, n) == 0);
+	fclose(f);
+	CHECK_INT(io_write_all(-1, in, 1), -EBADF);
+	free(in);
+	free(out);
+}
+
 int main(void)
 {
 	test_buf_bounds();
@@ -157,5 +181,6 @@ int main(void)
 	test_mono_timespec();
 	test_log_spec();
 	test_str();
+	test_io_write_all();
 	return unit_report();
 }

@@ -46,6 +46,8 @@ static void test_errno_table(void)
 	    {403, "forbidden", -EACCES, false},
 	    {403, "", -EACCES, false},
 	    {403, "storageQuotaExceeded", -EDQUOT, false},
+	    {403, DRIVE_REASON_CUT_REPLY, -EIO, true},
+	    {404, DRIVE_REASON_CUT_REPLY, -EIO, true},
 	    {403, "userRateLimitExceeded", -EIO, true},
 	    {403, "rateLimitExceeded", -EIO, true},
 	    {403, "sharingRateLimitExceeded", -EIO, false},
@@ -139,6 +141,51 @@ static void test_rate_limited(void)
 	CHECK(!drive_err_rate_limited(&e));
 	mk(&e, 503, "rateLimitExceeded");
 	CHECK(!drive_err_rate_limited(&e));
+}
+
+/* The classes of the sync quarantine (docs/SEMANTICS.md "Failures"). */
+static void test_class(void)
+{
+	static const struct {
+		int status;
+		const char *reason;
+		const char *name;
+		bool permanent;
+	} rows[] = {
+	    {429, "", "rate limit", false},
+	    {403, "userRateLimitExceeded", "rate limit", false},
+	    {403, "rateLimitExceeded", "rate limit", false},
+	    {403, "dailyLimitExceeded", "daily upload cap", true},
+	    {403, "quotaExceeded", "daily upload cap", true},
+	    {403, "uploadLimitExceeded", "daily upload cap", true},
+	    {403, "storageQuotaExceeded", "quota exceeded", true},
+	    {403, "insufficientFilePermissions", "permission", true},
+	    {403, "", "permission", true},
+	    {401, "authError", "auth", true},
+	    {400, "invalid_grant", "auth", true},
+	    {404, "notFound", "not found", true},
+	    {503, "backendError", "server", false},
+	    {0, "malformedResponse", "server", false},
+	    {0, DRIVE_REASON_MD5_MISMATCH, "server", false},
+	    {403, DRIVE_REASON_CUT_REPLY, "server", false},
+	    {400, "badRequest", "other", false},
+	};
+	struct drive_err e;
+
+	for (size_t i = 0; i < ARRAY_SIZE(rows); i++) {
+		enum drive_err_class c;
+
+		mk(&e, rows[i].status, rows[i].reason);
+		c = drive_err_class(&e);
+		CHECK_STR(drive_err_class_name(c), rows[i].name);
+		CHECK(drive_err_class_permanent(c) == rows[i].permanent);
+	}
+	drive_err_init(&e);
+	CHECK(drive_err_class(&e) == DRIVE_ERRC_NONE);
+	CHECK(drive_err_class_name(DRIVE_ERRC_NONE) == NULL);
+	e.curl_code = CURLE_COULDNT_CONNECT;
+	CHECK_STR(drive_err_class_name(drive_err_class(&e)), "network");
+	CHECK(!drive_err_class_permanent(drive_err_class(&e)));
 }
 
 static void test_str_and_set(void)
@@ -317,6 +364,7 @@ int main(void)
 	test_errno_table();
 	test_transport();
 	test_rate_limited();
+	test_class();
 	test_str_and_set();
 	test_parse_google();
 	test_parse_oauth();
