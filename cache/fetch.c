@@ -30,6 +30,10 @@
 #include "common/log.h"
 
 #define SUB "fetch"
+/* Downloads that came back short or failed the md5 check, for a version
+ * Drive still says it holds, tried again before a read fails with EIO (a
+ * transfer went wrong; under a fault storm two in a row happen). */
+#define FETCH_STALE_TRIES 5
 
 struct list_ctx {
 	struct cache *c;
@@ -265,7 +269,9 @@ static bool fetchable(const struct node *n)
  * A download found Drive's file other than we know it (shorter, or gone):
  * it changed and the poller has not told us yet. Read its metadata now and
  * take the new version as the poller would, if nothing holds bytes of the
- * old one. Returns 0 (try again), -ENOENT (gone from Drive) or -EIO.
+ * old one. Returns 0 (a new version: try again), -EAGAIN (the version we
+ * know, or one we cannot take now: the download itself went wrong, so try
+ * it again), -ENOENT (gone from Drive) or -EIO.
  */
 static int revalidate_locked(struct cache *c, struct node *n)
 {
@@ -290,7 +296,7 @@ static int revalidate_locked(struct cache *c, struct node *n)
 		rc = -ENOENT; /* the poller found it gone meanwhile */
 		goto out;
 	}
-	rc = -EIO;
+	rc = -EAGAIN;
 	if (strcmp(n->id, id) || n->c.dirty || !n->l.parent ||
 	    n->c.fetching.n || n->c.pins || n->c.evicting) {
 		log_debug(SUB, "'%s' (%s) changed in Drive but is busy here",
@@ -316,7 +322,19 @@ static int revalidate_locked(struct cache *c, struct node *n)
 	poll_queue_inval(c, n->ino, NULL);
 out:
 	drive_file_free(f);
-	return rc == -ENOENT || rc == 0 || rc == -ENOMEM ? rc : -EIO;
+	return rc == -ENOENT || rc == 0 || rc == -ENOMEM || rc == -EAGAIN
+		   ? rc
+		   : -EIO;
+}
+
+/* The bytes of @n kept coming back other than Drive's file: EIO, said. */
+static int stale_eio(const struct node *n, int tries)
+{
+	log_warn(SUB,
+		 "'%s' (%s): downloads came back short or other than Drive's "
+		 "version %d times: giving up (EIO)",
+		 tree_name_for_log(n), n->id, tries);
+	return -EIO;
 }
 
 int fetch_ensure_range_locked(struct cache *c, struct node *n, int64_t off,
@@ -352,12 +370,17 @@ int fetch_ensure_range_locked(struct cache *c, struct node *n, int64_t off,
 		if (ranges_add(&n->c.fetching, gs, ge) < 0)
 			return -ENOMEM;
 		rc = download_locked(c, n, gs, ge, n->c.epoch);
-		if ((rc == -ESTALE || rc == -ENOENT) && tries++ < 3) {
+		if ((rc == -ESTALE || rc == -ENOENT) &&
+		    tries++ < FETCH_STALE_TRIES) {
 			rc = revalidate_locked(c, n);
+			if (rc == -EAGAIN)
+				rc = 0;
 			end = MIN(want, n->l.size);
 		}
+		if (rc == -ESTALE || rc == -EAGAIN)
+			return stale_eio(n, tries);
 		if (rc < 0)
-			return rc == -ESTALE ? -EIO : rc;
+			return rc;
 	}
 	return 0;
 }
@@ -421,10 +444,10 @@ static int verify_fetched_locked(struct cache *c, struct node *n)
 	if (rc < 0 || n->c.epoch != epoch || n->c.dirty || size != n->l.size)
 		return 0; /* changed meanwhile: whoever did it decides */
 	if (want[0] && strcmp(md5, want)) {
-		log_debug(SUB,
-			  "'%s' (%s): fetched bytes are not Drive's "
-			  "version %s: fetching again",
-			  tree_name_for_log(n), n->id, want);
+		log_info(SUB,
+			 "'%s' (%s): fetched bytes are not Drive's "
+			 "version (md5 %s): fetching again",
+			 tree_name_for_log(n), n->id, want);
 		n->c.epoch++;
 		ranges_clear(&n->c.present);
 		store_account_locked(&c->t, n);
@@ -448,10 +471,16 @@ int fetch_ensure_whole_locked(struct cache *c, struct node *n)
 		rc = fetch_ensure_range_locked(c, n, 0, n->l.size);
 		if (rc == 0 && n->l.size <= c->o.whole_max)
 			rc = verify_fetched_locked(c, n);
-		if (rc == -ESTALE && tries < 3)
+		if (rc == -ESTALE && tries < FETCH_STALE_TRIES) {
 			rc = revalidate_locked(c, n);
-	} while (rc == 0 && tries++ < 3 && !tree_content_whole_locked(n));
-	return rc == -ESTALE ? -EIO : rc;
+			if (rc == -EAGAIN)
+				rc = 0;
+		}
+	} while (rc == 0 && tries++ < FETCH_STALE_TRIES &&
+		 !tree_content_whole_locked(n));
+	if (rc == -ESTALE || rc == -EAGAIN)
+		return stale_eio(n, tries);
+	return rc;
 }
 
 /* ---- prefetching listings ---- */

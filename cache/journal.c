@@ -1131,18 +1131,8 @@ static void check_created_locked(struct cache *c, struct node *n)
 	tree_unlock(&c->t);
 	rc = drive_files_get(c->d, id, &f, &err);
 	tree_lock(&c->t);
-	if (rc == 0 && !f->trashed && !n->r.exists && !strcmp(n->id, id)) {
-		/* It was: Drive's state is the base now. */
-		n->r.exists = true;
-		snprintf(n->r.parent, sizeof(n->r.parent), "%s", f->parent);
-		set_s(&n->r.name, f->name, true);
-		n->r.version = f->version;
-		snprintf(n->r.md5, sizeof(n->r.md5), "%s", f->md5);
-		n->r.size = f->size;
-		n->r.mtime_ms = f->modified_ms;
-		n->r.by_drivefs = n->r.by_us = true;
-		n->s.placed_here = true;
-	}
+	if (rc == 0 && !f->trashed && !n->r.exists && !strcmp(n->id, id))
+		tree_adopt_created_locked(&c->t, n, f); /* it was */
 	drive_file_free(f);
 }
 

@@ -283,6 +283,8 @@ struct job {
 	int64_t base_version;
 	enum plan_check verdict;   /* PLAN_CHECK_UPLOAD unless checked */
 	bool local_wins;	   /* a conflict, uploaded over (--conflict) */
+	bool lost_create;	   /* lost_create() found Drive holding it */
+	bool id_unusable;	   /* ...or the id can no longer be used */
 	struct drive_file *remote; /* Drive's state at the check */
 };
 
@@ -783,7 +785,8 @@ static void fail_locked(struct cache *c, struct job *j, int rc,
 		}
 		return;
 	}
-	if (j->p.op == PLAN_CREATE && !strcmp(err->reason, "fileIdNotUsable") &&
+	if (j->p.op == PLAN_CREATE &&
+	    (!strcmp(err->reason, "fileIdNotUsable") || j->id_unusable) &&
 	    !strcmp(n->id, j->id)) {
 		/* Drive will not take this generated id (lost with a restart,
 		 * or expired): the next try takes a fresh one. */
@@ -966,6 +969,51 @@ static int ensure_bytes_locked(struct cache *c, struct node *n)
 	return fetch_ensure_whole_locked(c, n);
 }
 
+/*
+ * A create met 409 fileIdInUse with the id generated for it, and Drive did
+ * not hold exactly the bytes asked for: an earlier try of this create got
+ * through (its reply lost) and the file changed since. Nobody else has the
+ * id, so that file is ours: fetch it (*@res, j->lost_create). A file gone
+ * or trashed since gives the id up (-EEXIST; the next try takes a new one).
+ */
+static int lost_create(struct cache *c, struct job *j, struct drive_file **res,
+		       struct drive_err *err)
+{
+	struct drive_err gerr;
+	int rc;
+
+	drive_err_init(&gerr);
+	rc = drive_files_get(c->d, j->id, res, &gerr);
+	if (rc == 0 && !(*res)->trashed) {
+		j->lost_create = true;
+		return 0;
+	}
+	drive_file_free(*res);
+	*res = NULL;
+	if (rc == 0 || rc == -ENOENT) {
+		j->id_unusable = true;
+		return -EEXIST;
+	}
+	*err = gerr; /* could not look: try the create again later */
+	return rc;
+}
+
+/* lost_create() found our file: it is the base of the next push. */
+static void adopt_created_locked(struct cache *c, struct job *j,
+				 const struct drive_file *f)
+{
+	struct node *n = j->n;
+
+	if (tree_by_id_locked(&c->t, j->id) != n || n->r.exists)
+		return;
+	if (tree_adopt_created_locked(&c->t, n, f) < 0)
+		return;
+	log_info(SUB,
+		 "create of '%s' (%s) had reached Drive though its reply "
+		 "was lost: updating that file",
+		 j->path, j->id);
+}
+
 /* Is a push of Drive id @id running (on any uploader)? */
 static bool id_busy_locked(struct cache *c, const char *id)
 {
@@ -1023,9 +1071,14 @@ static void run_locked(struct cache *c, int w, struct node *n,
 	if (cur.op == PLAN_CREATE)
 		journal_commit(c->j);
 	rc = push(c, &j, &res, &err);
+	if (rc == -EEXIST && cur.op == PLAN_CREATE &&
+	    !strcmp(err.reason, "fileIdInUse"))
+		rc = lost_create(c, &j, &res, &err);
 	tree_lock(t);
 	c->sync_busy[w][0] = '\0';
-	if (rc == 0)
+	if (rc == 0 && j.lost_create)
+		adopt_created_locked(c, &j, res);
+	else if (rc == 0)
 		settle_locked(c, &j, res);
 done:
 	n->s.in_flight = false;

@@ -626,7 +626,7 @@ static bool prop_exec(const struct drive_file *f)
  * Returns 0 or -ENOMEM.
  */
 static int set_remote(const struct tree *t, struct node *n,
-		      const struct drive_file *f, const struct node *dir)
+		      const struct drive_file *f, const char *parent_id)
 {
 	const char *sl = drive_file_app_prop(f, TREE_PROP_SYMLINK);
 	const char *host;
@@ -643,7 +643,7 @@ static int set_remote(const struct tree *t, struct node *n,
 	n->r.name = name;
 	n->r.symlink = symlink;
 	n->r.exists = true;
-	memcpy(n->r.parent, dir->id, sizeof(n->r.parent));
+	snprintf(n->r.parent, sizeof(n->r.parent), "%s", parent_id);
 	n->r.version = f->version;
 	memcpy(n->r.md5, f->md5, sizeof(n->r.md5));
 	n->r.size = f->size;
@@ -756,7 +756,7 @@ int tree_apply_listed_locked(struct tree *t, struct node *dir,
 		char md5[DRIVE_MD5_HEX + 1];
 
 		memcpy(md5, n->r.md5, sizeof(md5));
-		rc = set_remote(t, n, f, dir);
+		rc = set_remote(t, n, f, dir->id);
 		if (rc == 0 && n->c.dirty) {
 			n->r.version = version;
 			n->r.size = size;
@@ -770,7 +770,7 @@ int tree_apply_listed_locked(struct tree *t, struct node *dir,
 	if (!n)
 		return -ENOMEM;
 	tree_set_id_locked(t, n, f->id);
-	rc = set_remote(t, n, f, dir);
+	rc = set_remote(t, n, f, dir->id);
 	if (rc == 0)
 		rc = local_from_remote(n, f);
 	if (rc == 0)
@@ -787,9 +787,19 @@ int tree_apply_listed_locked(struct tree *t, struct node *dir,
 int tree_adopt_remote_locked(struct tree *t, struct node *n, struct node *dir,
 			     const struct drive_file *f)
 {
-	int rc = set_remote(t, n, f, dir);
+	int rc = set_remote(t, n, f, dir->id);
 
 	if (rc == 0)
 		rc = local_from_remote(n, f);
+	return rc;
+}
+
+int tree_adopt_created_locked(struct tree *t, struct node *n,
+			      const struct drive_file *f)
+{
+	int rc = set_remote(t, n, f, f->parent);
+
+	if (rc == 0)
+		n->s.placed_here = true; /* twins.c: our create, not a twin */
 	return rc;
 }

@@ -334,6 +334,15 @@ int tree_adopt_remote_locked(struct tree *t, struct node *n, struct node *dir,
 			     const struct drive_file *f);
 
 /*
+ * @n's create, with the id generated for it, reached Drive although no
+ * reply said so (a lost reply, a crash): Drive's @f becomes @n's remote
+ * state, its base; its local state stays, so what differs is pushed as an
+ * update of that id. Returns 0 or -ENOMEM.
+ */
+int tree_adopt_created_locked(struct tree *t, struct node *n,
+			      const struct drive_file *f);
+
+/*
  * After @dir's listing, before anyone sees its children: a shortcut whose
  * target the listing brought in becomes a symlink (listing order is
  * arbitrary, so the target may have come after the shortcut).

@@ -387,6 +387,28 @@ def test_generated_id_refused_takes_a_new_one(mount_factory, drive):
     assert drive.content(have["dir/f.txt"]["id"]) == b"fresh id"
 
 
+def test_lost_create_reply_then_edit_updates_that_file(mount_factory, drive):
+    """A create reaches Drive but its reply is lost; the push fails, the
+    file is edited, and the next try of the create meets 409 fileIdInUse
+    with other bytes. The file with our generated id is ours: it gets the
+    new bytes, and no second file appears."""
+    m = mount_factory(allow_log=FAULT_LOGS)
+    drive.fault(kind="upload.multipart", action="drop_after", count=1)
+    drive.fault(kind="upload.multipart", status=503, reason="backendError")
+    (m.path / "lost.txt").write_bytes(b"first bytes")
+    poll_until(lambda: "lost.txt" in drive_files(drive), 30,
+               "the first create applied in Drive")
+    first_id = drive_files(drive)["lost.txt"]["id"]
+    (m.path / "lost.txt").write_bytes(b"second, longer bytes")
+    drive.clear_faults()
+    wait_synced(m, timeout=60)
+    have = drive_files(drive)
+    assert have["lost.txt"]["id"] == first_id
+    assert drive.content(first_id) == b"second, longer bytes"
+    assert [n for n in have if "lost" in n] == ["lost.txt"], sorted(have)
+    assert "had reached Drive though its reply was lost" in m.log()
+
+
 # ---------------------------------------------------------- cache disk full
 
 @pytest.fixture
