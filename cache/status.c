@@ -65,6 +65,23 @@ static const char *item_state(const struct cache *c, const struct node *n,
 	return "queued";
 }
 
+/* @it for @n, which has pending work. */
+static void item_fill_locked(const struct cache *c, const struct node *n,
+			     int64_t now, struct cache_status_item *it)
+{
+	bool content = n->c.dirty && !n->l.deleted && n->kind != NODE_DIR;
+
+	tree_path_locked(n, it->path, sizeof(it->path));
+	it->size = content ? n->l.size : 0;
+	it->op = item_op(n);
+	it->state = item_state(c, n, now, &it->due_in_ms);
+	it->fails = n->s.fails;
+	it->last_err = n->s.last_err;
+	it->err_class =
+	    n->s.last_err ? drive_err_class_name(n->s.err_class) : NULL;
+	it->quarantined = n->s.quarantined;
+}
+
 static void fill_items_locked(struct cache *c, struct cache_status *st)
 {
 	struct tree *t = &c->t;
@@ -74,7 +91,6 @@ static void fill_items_locked(struct cache *c, struct cache_status *st)
 	list_for_each(pos, &t->pending)
 	{
 		struct node *n = list_entry(pos, struct node, s.pending);
-		struct cache_status_item *it;
 		bool content =
 		    n->c.dirty && !n->l.deleted && n->kind != NODE_DIR;
 
@@ -87,18 +103,8 @@ static void fill_items_locked(struct cache *c, struct cache_status *st)
 			st->quarantined++;
 		if (n->s.in_flight)
 			st->in_flight++;
-		if (st->n_items >= CACHE_STATUS_ITEMS_MAX)
-			continue;
-		it = &st->items[st->n_items++];
-		tree_path_locked(n, it->path, sizeof(it->path));
-		it->size = content ? n->l.size : 0;
-		it->op = item_op(n);
-		it->state = item_state(c, n, now, &it->due_in_ms);
-		it->fails = n->s.fails;
-		it->last_err = n->s.last_err;
-		it->err_class =
-		    n->s.last_err ? drive_err_class_name(n->s.err_class) : NULL;
-		it->quarantined = n->s.quarantined;
+		if (st->n_items < CACHE_STATUS_ITEMS_MAX)
+			item_fill_locked(c, n, now, &st->items[st->n_items++]);
 	}
 }
 
@@ -191,16 +197,10 @@ static void file_info_locked(struct cache *c, const struct node *n,
 	out->sync = n->l.local_only && !n->r.exists ? "local-only"
 						    : sync_state_locked(n);
 	out->mount_pending = c->t.n_pending;
-	if (list_linked(&n->s.pending)) {
-		out->op = item_op(n);
-		out->state = item_state(c, n, now, &out->due_in_ms);
-		out->fails = n->s.fails;
-		out->last_err = n->s.last_err;
-		out->err_class =
-		    n->s.last_err ? drive_err_class_name(n->s.err_class) : NULL;
-	} else {
-		out->state = out->sync;
-	}
+	out->pending = list_linked(&n->s.pending);
+	if (out->pending)
+		item_fill_locked(c, n, now, &out->work);
+	out->state = out->pending ? out->work.state : out->sync;
 }
 
 int cache_file_info(struct cache *c, const char *path,

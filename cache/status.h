@@ -82,12 +82,12 @@ struct cache_status {
 /*
  * What drivefs-status --file shows about one path (what the user.drive.*
  * and user.drivefs.* xattrs show with --xattrs): identity in Drive, sync
- * state, size.
+ * state, sizes.
  */
 struct cache_file_info {
 	char path[CACHE_CONFLICT_PATH_MAX]; /* from the mount root, "" root */
 	const char *kind;	     /* "file", "folder", "symlink", "native" */
-	char id[DRIVE_ID_MAX + 1];   /* "" until Drive gave one */
+	char id[DRIVE_ID_MAX + 1];   /* "" until one is assigned */
 	char md5[DRIVE_MD5_HEX + 1]; /* Drive's, "" if none (folders) */
 	int64_t version;	     /* Drive's, -1 unknown */
 	bool in_drive;		     /* Drive holds it (as far as we know) */
@@ -97,15 +97,11 @@ struct cache_file_info {
 	int64_t mtime_ms;	     /* the mount's mtime */
 	/* user.drivefs.state: "clean", "dirty", "uploading", "local-only". */
 	const char *sync;
-	/* "clean", "local-only", or a queue state of struct
-	 * cache_status_item ("uploading", "quarantined", "retrying",
-	 * "paused", "open", "waiting", "queued"): static strings. */
+	/* "clean" or "local-only" (sync) when nothing is pending, else
+	 * work.state: static strings. */
 	const char *state;
-	const char *op; /* pending work (item op), NULL: none */
-	int fails;
-	int last_err; /* -errno, 0 */
-	const char *err_class;
-	int64_t due_in_ms;
+	bool pending;		       /* it has sync work: @work is set */
+	struct cache_status_item work; /* as listed in the queue */
 	size_t mount_pending; /* user.drivefs.pending: the whole mount */
 };
 

@@ -487,12 +487,12 @@ static void file_json(struct ctl *ctl, const char *rel, json_t *rep,
 	put(o, "mtime_ms", json_integer(fi.mtime_ms), bad);
 	put(o, "sync", jstr(fi.sync), bad);
 	put(o, "state", jstr(fi.state), bad);
-	put(o, "op", fi.op ? jstr(fi.op) : json_null(), bad);
-	put(o, "fails", json_integer(fi.fails), bad);
-	put(o, "error", jerrno(fi.last_err), bad);
-	put(o, "error_class", fi.err_class ? jstr(fi.err_class) : json_null(),
-	    bad);
-	put(o, "due_in_ms", json_integer(fi.due_in_ms), bad);
+	put(o, "op", fi.pending ? jstr(fi.work.op) : json_null(), bad);
+	put(o, "fails", json_integer(fi.work.fails), bad);
+	put(o, "error", jerrno(fi.work.last_err), bad);
+	put(o, "error_class",
+	    fi.work.err_class ? jstr(fi.work.err_class) : json_null(), bad);
+	put(o, "due_in_ms", json_integer(fi.work.due_in_ms), bad);
 	put(o, "mount_pending", json_integer((json_int_t)fi.mount_pending),
 	    bad);
 	put(rep, "file", o, bad);

@@ -240,6 +240,18 @@ static int runtime_dir(char *dir, size_t dirsz, bool quiet)
 	return rc;
 }
 
+/* runtime_dir() for the argument @arg, which is @what if it exists. */
+static int daemon_dir(const char *arg, const char *what, char *dir,
+		      size_t dirsz)
+{
+	int rc = runtime_dir(dir, dirsz, true);
+
+	if (rc == -ENOENT)
+		fprintf(stderr, PROG ": %s: %s (no daemon of this user runs)\n",
+			arg, what);
+	return rc;
+}
+
 /* The target for MOUNTPOINT @mp. Returns 0 or -errno (reported). */
 static int find_mount(const char *mp, struct target *t)
 {
@@ -247,14 +259,7 @@ static int find_mount(const char *mp, struct target *t)
 	struct stat st;
 	int rc;
 
-	rc = runtime_dir(dir, sizeof(dir), true);
-	if (rc == -ENOENT) {
-		fprintf(stderr,
-			PROG ": %s: not a drivefs mount (no daemon "
-			     "of this user runs)\n",
-			mp);
-		return rc;
-	}
+	rc = daemon_dir(mp, "not a drivefs mount", dir, sizeof(dir));
 	if (rc < 0)
 		return rc;
 	/* The path as given first: no lookup inside a possibly hung mount. */
@@ -324,14 +329,7 @@ static int find_file(const char *path, struct target *t, char *rel,
 	char parent[PATH_MAX], *slash;
 	int rc;
 
-	rc = runtime_dir(dir, sizeof(dir), true);
-	if (rc == -ENOENT) {
-		fprintf(stderr,
-			PROG ": %s: not inside a drivefs mount (no daemon "
-			     "of this user runs)\n",
-			path);
-		return rc;
-	}
+	rc = daemon_dir(path, "not inside a drivefs mount", dir, sizeof(dir));
 	if (rc < 0)
 		return rc;
 	rc = ctl_path_clean(path, clean, sizeof(clean));
