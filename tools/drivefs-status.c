@@ -748,36 +748,24 @@ static void render_file(FILE *f, const char *mp, const json_t *fi)
 static int file_info(const char *path)
 {
 	struct target t;
-	char rel[PATH_MAX], why[256];
-	json_t *req, *rep, *fi;
+	char rel[PATH_MAX], why[256], req[CTL_REQ_MAX + 1];
+	json_t *r, *rep, *fi;
 	char *line;
-	int rc;
+	int rc, n;
 
 	if (find_file(path, &t, rel, sizeof(rel)) < 0)
 		return 2;
-	req = json_pack("{s:s, s:s}", "cmd", CTL_CMD_FILE, "path", rel);
-	line = req ? json_dumps(req, JSON_COMPACT) : NULL;
-	json_decref(req);
-	if (!line || strlen(line) + 2 > CTL_REQ_MAX) {
+	r = json_pack("{s:s, s:s}", "cmd", CTL_CMD_FILE, "path", rel);
+	line = r ? json_dumps(r, JSON_COMPACT) : NULL;
+	json_decref(r);
+	n = line ? snprintf(req, sizeof(req), "%s\n", line) : -1;
+	free(line);
+	if (n < 0 || (size_t)n >= sizeof(req)) {
 		fprintf(stderr, PROG ": %s: %s\n", path,
-			line ? "path too long" : strerror(ENOMEM));
-		free(line);
+			n < 0 ? strerror(ENOMEM) : "path too long");
 		return 2;
 	}
-	{
-		size_t n = strlen(line);
-		char *nl = realloc(line, n + 2);
-
-		if (!nl) {
-			free(line);
-			return 2;
-		}
-		line = nl;
-		line[n] = '\n';
-		line[n + 1] = '\0';
-	}
-	rc = ctl_send(t.sock, line, &rep, why, sizeof(why));
-	free(line);
+	rc = ctl_send(t.sock, req, &rep, why, sizeof(why));
 	if (rc < 0) {
 		report(path, rc, why);
 		return 2;
