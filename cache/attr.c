@@ -10,7 +10,8 @@
  * Extended attributes are read-only views of the node: user.drive.id,
  * user.drive.md5, user.drive.version, user.drivefs.state, and on the root
  * user.drivefs.pending (nodes with sync work; 0 means Drive holds
- * everything).
+ * everything). fs/ops_fs.c serves them only with --xattrs; the same facts
+ * reach drivefs-status --file through cache_file_info() (status.c).
  */
 #include "common/compat.h"
 

@@ -9,8 +9,13 @@
  * struct node_sync), in the order the uploader would give them: in flight,
  * failed and backing off, held by a pause, held open by a writer, inside
  * its writeback delay, due.
+ *
+ * cache_file_info() answers drivefs-status --file: one node, found by
+ * walking display names from the root like kernel lookups would.
  */
 #include "common/compat.h"
+
+#include <limits.h>
 
 #include "cache/cache_i.h"
 #include "cache/status.h"
@@ -60,6 +65,23 @@ static const char *item_state(const struct cache *c, const struct node *n,
 	return "queued";
 }
 
+/* @it for @n, which has pending work. */
+static void item_fill_locked(const struct cache *c, const struct node *n,
+			     int64_t now, struct cache_status_item *it)
+{
+	bool content = n->c.dirty && !n->l.deleted && n->kind != NODE_DIR;
+
+	tree_path_locked(n, it->path, sizeof(it->path));
+	it->size = content ? n->l.size : 0;
+	it->op = item_op(n);
+	it->state = item_state(c, n, now, &it->due_in_ms);
+	it->fails = n->s.fails;
+	it->last_err = n->s.last_err;
+	it->err_class =
+	    n->s.last_err ? drive_err_class_name(n->s.err_class) : NULL;
+	it->quarantined = n->s.quarantined;
+}
+
 static void fill_items_locked(struct cache *c, struct cache_status *st)
 {
 	struct tree *t = &c->t;
@@ -69,7 +91,6 @@ static void fill_items_locked(struct cache *c, struct cache_status *st)
 	list_for_each(pos, &t->pending)
 	{
 		struct node *n = list_entry(pos, struct node, s.pending);
-		struct cache_status_item *it;
 		bool content =
 		    n->c.dirty && !n->l.deleted && n->kind != NODE_DIR;
 
@@ -82,18 +103,8 @@ static void fill_items_locked(struct cache *c, struct cache_status *st)
 			st->quarantined++;
 		if (n->s.in_flight)
 			st->in_flight++;
-		if (st->n_items >= CACHE_STATUS_ITEMS_MAX)
-			continue;
-		it = &st->items[st->n_items++];
-		tree_path_locked(n, it->path, sizeof(it->path));
-		it->size = content ? n->l.size : 0;
-		it->op = item_op(n);
-		it->state = item_state(c, n, now, &it->due_in_ms);
-		it->fails = n->s.fails;
-		it->last_err = n->s.last_err;
-		it->err_class =
-		    n->s.last_err ? drive_err_class_name(n->s.err_class) : NULL;
-		it->quarantined = n->s.quarantined;
+		if (st->n_items < CACHE_STATUS_ITEMS_MAX)
+			item_fill_locked(c, n, now, &st->items[st->n_items++]);
 	}
 }
 
@@ -150,6 +161,104 @@ static void fill_nodes_locked(struct cache *c, struct cache_status *st)
 			}
 		}
 	}
+}
+
+static const char *kind_name(enum node_kind k)
+{
+	switch (k) {
+	case NODE_DIR:
+		return "folder";
+	case NODE_SYMLINK:
+		return "symlink";
+	case NODE_NATIVE:
+		return "native";
+	case NODE_FILE:
+	default:
+		return "file";
+	}
+}
+
+static void file_info_locked(struct cache *c, const struct node *n,
+			     struct cache_file_info *out)
+{
+	int64_t now = clock_mono_ms();
+
+	tree_path_locked(n, out->path, sizeof(out->path));
+	out->kind = kind_name(n->kind);
+	snprintf(out->id, sizeof(out->id), "%s", n->id);
+	out->in_drive = n->r.exists;
+	snprintf(out->md5, sizeof(out->md5), "%s", n->r.exists ? n->r.md5 : "");
+	out->version = n->r.exists ? n->r.version : -1;
+	out->drive_size = n->r.exists ? n->r.size : -1;
+	out->size = n->l.size;
+	out->cached = n->kind == NODE_FILE ? ranges_total(&n->c.present) : 0;
+	out->mtime_ms =
+	    (int64_t)n->l.mtime.tv_sec * 1000 + n->l.mtime.tv_nsec / 1000000;
+	out->sync = n->l.local_only && !n->r.exists ? "local-only"
+						    : sync_state_locked(n);
+	out->mount_pending = c->t.n_pending;
+	out->pending = list_linked(&n->s.pending);
+	if (out->pending)
+		item_fill_locked(c, n, now, &out->work);
+	out->state = out->pending ? out->work.state : out->sync;
+}
+
+int cache_file_info(struct cache *c, const char *path,
+		    struct cache_file_info *out)
+{
+	struct tree *t = &c->t;
+	const char *p = path;
+	struct node *n;
+	int rc = 0;
+
+	memset(out, 0, sizeof(*out));
+	if (path[0] == '/')
+		return -EINVAL;
+	tree_lock(t);
+	n = t->root;
+	tree_ref_locked(n);
+	while (*p) {
+		char name[NAME_MAX + 1];
+		size_t len = strcspn(p, "/");
+		struct node *child;
+
+		if (len == 0 || (len == 1 && p[0] == '.')) {
+			p += len + (p[len] == '/');
+			continue;
+		}
+		if (len > NAME_MAX) {
+			rc = -ENAMETOOLONG;
+			break;
+		}
+		if (len == 2 && p[0] == '.' && p[1] == '.') {
+			rc = -EINVAL;
+			break;
+		}
+		memcpy(name, p, len);
+		name[len] = '\0';
+		p += len + (p[len] == '/');
+		if (n->kind != NODE_DIR) {
+			rc = -ENOTDIR;
+			break;
+		}
+		/* Drops the lock while Drive lists it; n stays referenced. */
+		rc = fetch_ensure_listed_locked(c, n);
+		if (rc < 0)
+			break;
+		child = tree_child_locked(t, n, name);
+		if (!child) {
+			rc = -ENOENT;
+			break;
+		}
+		tree_ref_locked(child);
+		tree_unref_locked(t, n);
+		n = child;
+	}
+	if (rc == 0)
+		file_info_locked(c, n, out);
+	tree_unref_locked(t, n);
+	tree_unlock(t);
+	return rc;
 }
 
 int cache_status_get(struct cache *c, struct cache_status *st)

@@ -80,6 +80,42 @@ struct cache_status {
 };
 
 /*
+ * What drivefs-status --file shows about one path (what the user.drive.*
+ * and user.drivefs.* xattrs show with --xattrs): identity in Drive, sync
+ * state, sizes.
+ */
+struct cache_file_info {
+	char path[CACHE_CONFLICT_PATH_MAX]; /* from the mount root, "" root */
+	const char *kind;	     /* "file", "folder", "symlink", "native" */
+	char id[DRIVE_ID_MAX + 1];   /* "" until one is assigned */
+	char md5[DRIVE_MD5_HEX + 1]; /* Drive's, "" if none (folders) */
+	int64_t version;	     /* Drive's, -1 unknown */
+	bool in_drive;		     /* Drive holds it (as far as we know) */
+	int64_t size;		     /* the mount's size */
+	int64_t drive_size;	     /* Drive's, -1 unknown */
+	int64_t cached;		     /* bytes of it in the cache */
+	int64_t mtime_ms;	     /* the mount's mtime */
+	/* user.drivefs.state: "clean", "dirty", "uploading", "local-only". */
+	const char *sync;
+	/* "clean" or "local-only" (sync) when nothing is pending, else
+	 * work.state: static strings. */
+	const char *state;
+	bool pending;		       /* it has sync work: @work is set */
+	struct cache_status_item work; /* as listed in the queue */
+	size_t mount_pending; /* user.drivefs.pending: the whole mount */
+};
+
+/*
+ * Look @path up (relative to the mount root, "/"-separated display names
+ * as the mount shows them; "" or "." is the root) and describe it in @out.
+ * Lists folders on the way that were never listed, like a lookup from the
+ * kernel would (may block on Drive). Returns 0, -ENOENT, -ENOTDIR,
+ * -EINVAL (a ".." component, or @path is absolute) or -errno of a listing.
+ */
+int cache_file_info(struct cache *c, const char *path,
+		    struct cache_file_info *out);
+
+/*
  * Fill @st (its arrays are new: cache_status_release()). Walks the pending
  * list and, for downloads and duplicates, every node: O(nodes) under the
  * tree lock, meant for one call a second. Returns 0 or -ENOMEM.

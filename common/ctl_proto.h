@@ -16,6 +16,8 @@
  *   <- {"ok": true, "proto": 1, ...the status object...}
  *   -> {"cmd": "pause"} | {"cmd": "resume"} | {"cmd": "sync-now"}
  *   <- {"ok": true, "proto": 1, "paused": BOOL}
+ *   -> {"cmd": "file", "path": "dir/name"}   (relative to the mount root)
+ *   <- {"ok": true, "proto": 1, "file": {...}}   (docs/STATUS.md)
  *   <- {"ok": false, "proto": 1, "error": "message"}   on any failure
  */
 #ifndef COMMON_CTL_PROTO_H
@@ -33,6 +35,7 @@
 #define CTL_CMD_PAUSE "pause"
 #define CTL_CMD_RESUME "resume"
 #define CTL_CMD_SYNC_NOW "sync-now"
+#define CTL_CMD_FILE "file"
 
 /* States ("state" of a status reply), most urgent first. */
 #define CTL_STATE_OFFLINE "offline" /* the last requests found no network */

@@ -16,6 +16,11 @@
  * http_activity_get() (API calls per kind, rate limits, network state) and
  * log_recent_get() (the last warnings and errors). No lock of ours is held
  * while those run; the thread takes only theirs.
+ *
+ * The file reply (drivefs-status --file) is cache_file_info(): what the
+ * user.drive.* xattrs show with --xattrs, and more. It may list a folder
+ * that was never listed (one Drive request per folder on the path), so a
+ * slow Drive can delay the next client by that much.
  */
 #include "common/compat.h"
 
@@ -442,6 +447,57 @@ static int status_json(struct ctl *ctl, json_t *o)
 	return bad ? -ENOMEM : 0;
 }
 
+/* ---- one file (drivefs-status --file) ---- */
+
+/*
+ * The "file" object of @rel (relative to the mount root) into @rep, or an
+ * error message in *@err. May block while Drive lists a folder on the way.
+ */
+static void file_json(struct ctl *ctl, const char *rel, json_t *rep,
+		      const char **err, bool *bad)
+{
+	struct cache_file_info fi;
+	json_t *o;
+	int rc = cache_file_info(ctl->c, rel, &fi);
+
+	if (rc < 0) {
+		*err = rc == -ENOENT	? "no such file or directory"
+		       : rc == -ENOTDIR ? "not a directory"
+		       : rc == -EINVAL	? "bad path"
+					: strerror(-rc);
+		return;
+	}
+	o = json_object();
+	if (!o) {
+		*bad = true;
+		return;
+	}
+	put(o, "path", jstr(fi.path), bad);
+	put(o, "kind", jstr(fi.kind), bad);
+	put(o, "id", fi.id[0] ? jstr(fi.id) : json_null(), bad);
+	put(o, "in_drive", json_boolean(fi.in_drive), bad);
+	put(o, "md5", fi.md5[0] ? jstr(fi.md5) : json_null(), bad);
+	put(o, "version",
+	    fi.version >= 0 ? json_integer(fi.version) : json_null(), bad);
+	put(o, "size", json_integer(fi.size), bad);
+	put(o, "drive_size",
+	    fi.drive_size >= 0 ? json_integer(fi.drive_size) : json_null(),
+	    bad);
+	put(o, "cached", json_integer(fi.cached), bad);
+	put(o, "mtime_ms", json_integer(fi.mtime_ms), bad);
+	put(o, "sync", jstr(fi.sync), bad);
+	put(o, "state", jstr(fi.state), bad);
+	put(o, "op", fi.pending ? jstr(fi.work.op) : json_null(), bad);
+	put(o, "fails", json_integer(fi.work.fails), bad);
+	put(o, "error", jerrno(fi.work.last_err), bad);
+	put(o, "error_class",
+	    fi.work.err_class ? jstr(fi.work.err_class) : json_null(), bad);
+	put(o, "due_in_ms", json_integer(fi.work.due_in_ms), bad);
+	put(o, "mount_pending", json_integer((json_int_t)fi.mount_pending),
+	    bad);
+	put(rep, "file", o, bad);
+}
+
 /* ---- requests ---- */
 
 /* The reply to one request line (NUL-terminated), as a new object. */
@@ -475,6 +531,14 @@ static json_t *handle(struct ctl *ctl, const char *line)
 
 		cache_pause(ctl->c, p);
 		put(rep, "paused", json_boolean(p), &bad);
+	} else if (!strcmp(cmd, CTL_CMD_FILE)) {
+		json_t *path = json_object_get(req, "path");
+
+		if (!json_is_string(path))
+			err = "bad request: \"file\" needs a \"path\" string";
+		else
+			file_json(ctl, json_string_value(path), rep, &err,
+				  &bad);
 	} else if (!strcmp(cmd, CTL_CMD_SYNC_NOW)) {
 		log_info(SUB, "sync now: polling and pushing everything "
 			      "pending");

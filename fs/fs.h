@@ -21,6 +21,7 @@ struct fs {
 	struct cache *cache;	/* owned by main.c */
 	double entry_timeout_s; /* positive and negative entries */
 	double attr_timeout_s;
+	bool xattrs; /* --xattrs: serve cache_getxattr(); else ENOSYS */
 };
 
 /* The FUSE low-level operations; userdata is a struct fs. */

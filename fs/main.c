@@ -426,6 +426,7 @@ static int mount_fuse(struct daemon *dm)
 	dm->fs.cache = dm->cache;
 	dm->fs.entry_timeout_s = ENTRY_TIMEOUT_S;
 	dm->fs.attr_timeout_s = ATTR_TIMEOUT_S;
+	dm->fs.xattrs = dm->opts.xattrs;
 	dm->se = fuse_session_new(&args, &fs_ops, sizeof(fs_ops), &dm->fs);
 	fuse_opt_free_args(&args);
 	if (!dm->se) {

@@ -11,8 +11,16 @@
  * until its upload settles (docs/SEMANTICS.md "Consistency"); every
  * write(2) reaches the daemon instead.
  *
- * Extended attributes are read-only (cache/attr.c); setting or removing
- * any is ENOTSUP.
+ * Extended attributes are off unless --xattrs: every xattr request is
+ * answered ENOSYS, which makes the kernel set no_getxattr (no_listxattr,
+ * no_setxattr, no_removexattr) for the connection and fail later calls
+ * with EOPNOTSUPP itself, without a round trip. FUSE has no negative xattr
+ * cache, so otherwise `ls -l` costs two requests per entry
+ * (security.selinux, system.posix_acl_access) and every write one more
+ * (security.capability): docs/PERFORMANCE.md rows 2a, 2b and 3a. What the
+ * attributes told (Drive id, md5, version, sync state) is served by the
+ * control socket instead (`drivefs-status --file`). With --xattrs they are
+ * read-only views (cache/attr.c); setting or removing any is ENOTSUP.
  */
 #include "common/compat.h"
 
@@ -58,6 +66,19 @@ void fs_op_statfs(fuse_req_t req, fuse_ino_t ino)
 		fuse_reply_statfs(req, &st);
 }
 
+/*
+ * Without --xattrs: ENOSYS, once per kind of request and connection (the
+ * kernel remembers it; userspace sees EOPNOTSUPP). Not through
+ * fs_reply_err(): it is the expected answer, not worth a log line.
+ */
+static bool no_xattrs(fuse_req_t req)
+{
+	if (fs_from_req(req)->xattrs)
+		return false;
+	fuse_reply_err(req, ENOSYS);
+	return true;
+}
+
 void fs_op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 		    const char *value, size_t size, int flags)
 {
@@ -65,12 +86,16 @@ void fs_op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 	(void)value;
 	(void)size;
 	(void)flags;
+	if (no_xattrs(req))
+		return;
 	fs_reply_err(req, "setxattr", ino, -ENOTSUP);
 }
 
 void fs_op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 {
 	(void)name;
+	if (no_xattrs(req))
+		return;
 	fs_reply_err(req, "removexattr", ino, -ENOTSUP);
 }
 
@@ -92,11 +117,14 @@ void fs_op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 	char buf[512];
 	ssize_t rc;
 
+	if (no_xattrs(req))
+		return;
 	/*
-	 * The kernel asks for security.capability before every write(2)
-	 * (file_remove_privs(); libfuse 3.14 cannot negotiate
-	 * HANDLE_KILLPRIV_V2, which would stop it). We keep no security.*
-	 * attributes: answer at once, without the tree lock or a log line.
+	 * With --xattrs the kernel asks for security.capability before
+	 * every write(2) (file_remove_privs(); libfuse 3.14 cannot
+	 * negotiate HANDLE_KILLPRIV_V2, which would stop it). We keep no
+	 * security.* attributes: answer at once, without the tree lock or
+	 * a log line.
 	 */
 	if (!strncmp(name, "security.", 9)) {
 		fuse_reply_err(req, ENODATA);
@@ -112,6 +140,8 @@ void fs_op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 	char buf[512];
 	ssize_t rc;
 
+	if (no_xattrs(req))
+		return;
 	rc = cache_listxattr(fs_from_req(req)->cache, ino, buf,
 			     MIN(size, sizeof(buf)));
 	reply_xattr(req, "listxattr", ino, size, rc, buf);

@@ -75,6 +75,15 @@ void fs_opts_usage(FILE *out)
 	    "  --local-only GLOB      never upload matching names "
 	    "(repeatable)\n"
 	    "  --no-default-local-only  drop the built-in local-only patterns\n"
+	    "  --xattrs               serve the user.drive.* and "
+	    "user.drivefs.*\n"
+	    "                         extended attributes (default off: "
+	    "getxattr\n"
+	    "                         fails with ENOTSUP and the kernel stops "
+	    "asking,\n"
+	    "                         which makes ls -l and tar x faster; "
+	    "see\n"
+	    "                         drivefs-status --file)\n"
 	    "  --qps N                Drive requests per second (default 10)\n"
 	    "  --log SPEC             log levels, e.g. info,drive=debug "
 	    "($DRIVEFS_LOG)\n"
@@ -192,6 +201,7 @@ enum {
 	OPT_CONFIG,
 	OPT_NO_CONFIG,
 	OPT_SHOW_CONFIG,
+	OPT_XATTRS,
 };
 
 static const struct option long_opts[] = {
@@ -215,6 +225,7 @@ static const struct option long_opts[] = {
     {"config", required_argument, NULL, OPT_CONFIG},
     {"no-config", no_argument, NULL, OPT_NO_CONFIG},
     {"show-config", no_argument, NULL, OPT_SHOW_CONFIG},
+    {"xattrs", no_argument, NULL, OPT_XATTRS},
     {"foreground", no_argument, NULL, 'f'},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
@@ -326,6 +337,9 @@ static int apply(struct fs_opts *o, int c, const char *arg, char *why,
 		return 0;
 	case OPT_NO_DEFAULT_LOCAL_ONLY:
 		o->no_default_local_only = true;
+		return 0;
+	case OPT_XATTRS:
+		o->xattrs = true;
 		return 0;
 	case OPT_QPS: {
 		char *end;
@@ -482,13 +496,17 @@ int fs_opts_parse_config(struct fs_opts *o, char *text, const char *name,
 				 name, lineno, key);
 			return -EINVAL;
 		}
-		if (c == OPT_NO_DEFAULT_LOCAL_ONLY) {
+		if (c == OPT_NO_DEFAULT_LOCAL_ONLY || c == OPT_XATTRS) {
+			bool *flag = c == OPT_XATTRS
+					 ? &o->xattrs
+					 : &o->no_default_local_only;
+
 			if (!strcmp(val, "true") || !strcmp(val, "yes") ||
 			    !strcmp(val, "1")) {
-				o->no_default_local_only = true;
+				*flag = true;
 			} else if (!strcmp(val, "false") ||
 				   !strcmp(val, "no") || !strcmp(val, "0")) {
-				o->no_default_local_only = false;
+				*flag = false;
 			} else {
 				snprintf(why, whysz,
 					 "%s line %d: %s: expected true or "
@@ -602,6 +620,7 @@ void fs_opts_print(const struct fs_opts *o, FILE *out)
 		o->no_default_local_only ? "true" : "false");
 	for (size_t i = 0; i < o->n_local_only; i++)
 		fprintf(out, "local-only = %s\n", o->local_only[i]);
+	fprintf(out, "xattrs = %s\n", o->xattrs ? "true" : "false");
 	fprintf(out, "qps = %g\n", o->qps);
 	if (o->log_spec)
 		fprintf(out, "log = %s\n", o->log_spec);

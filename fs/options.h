@@ -39,6 +39,8 @@ struct fs_opts {
 	const char *local_only[FS_OPTS_MAX_LOCAL_ONLY];
 	size_t n_local_only;
 	bool no_default_local_only;
+	bool xattrs; /* --xattrs: serve the user.drive* attributes (else
+			getxattr/listxattr are ENOSYS, docs/SEMANTICS.md) */
 	bool foreground;
 	const char *fuse_opts; /* -o value, may be NULL */
 	const char *log_spec;  /* --log, NULL: $DRIVEFS_LOG */
@@ -77,8 +79,9 @@ void fs_opts_usage(FILE *out);
  *
  * Keys are the long option names of `drivefs mount` (plus fuse-options for
  * -o); every option with a value may be set except --config, and
- * no-default-local-only takes true/false. Repeatable keys (local-only)
- * accumulate. The command line is applied after the file, so it wins.
+ * no-default-local-only and xattrs take true/false. Repeatable keys
+ * (local-only) accumulate. The command line is applied after the file, so it
+ * wins.
  */
 int fs_opts_config_path(char *path, size_t pathsz);
 

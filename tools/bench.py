@@ -22,6 +22,9 @@ Environment (all optional):
   BENCH_ONLY      comma list of workload ids to run (e.g. "3,5,ceil";
                   6 and ceil need 5; 8 needs 10), for profiling one
   BENCH_DRIVEFS_LOG  drivefs --log SPEC (e.g. "info,sync=debug")
+  BENCH_DRIVEFS_ARGS extra drivefs mount options (shell words), e.g.
+                  "--xattrs" for the behaviour before xattrs were made
+                  opt-in (rows 2a, 2b, 3a)
   BENCH_EMU_VERBOSE=1  the emulator logs one line per request
   BENCH_PERF      comma list of workload ids to profile: `perf record -g`
                   of the running drivefs during each, to BENCH_DIR/perf-ID.data
@@ -39,6 +42,7 @@ import platform
 import random
 import re
 import select
+import shlex
 import shutil
 import signal
 import subprocess
@@ -84,6 +88,8 @@ class Settings:
         only = os.environ.get("BENCH_ONLY", "").strip()
         self.only = set(only.split(",")) if only else None
         self.log_spec = os.environ.get("BENCH_DRIVEFS_LOG", "")
+        self.extra_args = shlex.split(os.environ.get("BENCH_DRIVEFS_ARGS",
+                                                     ""))
         self.emu_verbose = os.environ.get("BENCH_EMU_VERBOSE", "") not in (
             "", "0")
         s = self.scale
@@ -104,6 +110,7 @@ class Settings:
             "rtt_ms": self.rtt_ms, "bandwidth_MBps": self.bw_mbs,
             "scale": self.scale, "qps": self.qps,
             "writeback_delay_s": self.wb_delay,
+            "drivefs_extra_args": self.extra_args,
             "uploads_in_flight": UPLOADS_IN_FLIGHT,
             "drivefs_bin": str(self.bin),
             "sizes": {
@@ -285,6 +292,7 @@ class Bench:
                 "--qps", self.s.qps, mnt]
         if self.s.log_spec:
             argv[-1:-1] = ["--log", self.s.log_spec]
+        argv[-1:-1] = self.s.extra_args
         pathlib.Path(cache).mkdir(parents=True, exist_ok=True)
         m = Mount(argv, mnt, self.w / ("drivefs-%s.log" % name))
         self.mounts.append(m)
@@ -293,7 +301,8 @@ class Bench:
     def wait_all_in_drive(self, mnt):
         """Block until Drive holds everything written on `mnt`:
         `drivefs-status --wait MNT` when it works (exit 0), else poll the
-        root's user.drivefs.pending xattr until it reads 0."""
+        root's user.drivefs.pending xattr until it reads 0 (builds before
+        the control socket; later ones serve it only with --xattrs)."""
         status = self.s.bin / "drivefs-status"
         if self._status_works is not False and os.access(status, os.X_OK):
             try:

@@ -10,6 +10,11 @@
  * came (--json, schema in docs/STATUS.md) or rendered for people: colors
  * and progress bars only when stdout is a terminal.
  *
+ * --file PATH describes one file or folder (Drive id, md5, version, sync
+ * state, sizes): the mount is the longest prefix of PATH that has a socket,
+ * found without a lookup inside the mount when PATH is given as the mount
+ * shows it; the daemon resolves the rest of the path in its own tree.
+ *
  * Exit status: 0 done; 1 --wait timed out; 2 an error (no such mount, the
  * daemon refused or went away, bad arguments).
  */
@@ -40,6 +45,7 @@
 
 static struct {
 	bool json, watch, wait, pause, resume, sync_now;
+	const char *file; /* --file PATH */
 	double timeout_s; /* --wait; < 0: none */
 	const char *socket;
 	const char *mountpoint;
@@ -50,6 +56,7 @@ static struct {
 static void usage(FILE *out)
 {
 	fputs("usage: drivefs-status [options] [MOUNTPOINT]\n"
+	      "       drivefs-status --file PATH [--json]\n"
 	      "\n"
 	      "Show what a drivefs mount is doing: state, upload queue,\n"
 	      "transfers, cache, API calls, conflicts, duplicates, errors.\n"
@@ -64,6 +71,8 @@ static void usage(FILE *out)
 	      "  --resume        resume uploads\n"
 	      "  --sync-now      poll Drive now and push everything pending\n"
 	      "                  without the writeback delay\n"
+	      "  --file PATH     one file or folder inside a mount: Drive id,\n"
+	      "                  md5, version, sync state, sizes\n"
 	      "  --socket PATH   talk to this control socket\n"
 	      "  --color WHEN    auto (default: on a terminal), always, never\n"
 	      "  -h, --help      this text\n",
@@ -96,14 +105,13 @@ static int ctl_connect(const char *path)
 }
 
 /*
- * Send {"cmd": @cmd} to @path; *@out is the reply (new) when it says ok.
- * Returns 0, -errno of the socket, -EPROTO (not a reply), or -EREMOTEIO
- * with the daemon's message in @why.
+ * Send the request line @req (ending in '\n') to @path; *@out is the reply
+ * (new) when it says ok. Returns 0, -errno of the socket, -EPROTO (not a
+ * reply), or -EREMOTEIO with the daemon's message in @why.
  */
-static int ctl_request(const char *path, const char *cmd, json_t **out,
-		       char *why, size_t whysz)
+static int ctl_send(const char *path, const char *req, json_t **out, char *why,
+		    size_t whysz)
 {
-	char req[128];
 	char *buf = NULL;
 	size_t n = 0, cap = 0;
 	json_t *rep;
@@ -114,7 +122,6 @@ static int ctl_request(const char *path, const char *cmd, json_t **out,
 	fd = ctl_connect(path);
 	if (fd < 0)
 		return fd;
-	snprintf(req, sizeof(req), "{\"cmd\":\"%s\"}\n", cmd);
 	/* A daemon that refuses us may answer and close before reading:
 	 * then the send fails (EPIPE) but its reply is there to read. */
 	if (send(fd, req, strlen(req), MSG_NOSIGNAL) < 0 && errno != EPIPE &&
@@ -180,6 +187,16 @@ out:
 	return rc;
 }
 
+/* Send {"cmd": @cmd}: ctl_send(). */
+static int ctl_request(const char *path, const char *cmd, json_t **out,
+		       char *why, size_t whysz)
+{
+	char req[128];
+
+	snprintf(req, sizeof(req), "{\"cmd\":\"%s\"}\n", cmd);
+	return ctl_send(path, req, out, why, whysz);
+}
+
 /* Why a request to @where failed, on stderr. */
 static void report(const char *where, int rc, const char *why)
 {
@@ -223,6 +240,18 @@ static int runtime_dir(char *dir, size_t dirsz, bool quiet)
 	return rc;
 }
 
+/* runtime_dir() for the argument @arg, which is @what if it exists. */
+static int daemon_dir(const char *arg, const char *what, char *dir,
+		      size_t dirsz)
+{
+	int rc = runtime_dir(dir, dirsz, true);
+
+	if (rc == -ENOENT)
+		fprintf(stderr, PROG ": %s: %s (no daemon of this user runs)\n",
+			arg, what);
+	return rc;
+}
+
 /* The target for MOUNTPOINT @mp. Returns 0 or -errno (reported). */
 static int find_mount(const char *mp, struct target *t)
 {
@@ -230,14 +259,7 @@ static int find_mount(const char *mp, struct target *t)
 	struct stat st;
 	int rc;
 
-	rc = runtime_dir(dir, sizeof(dir), true);
-	if (rc == -ENOENT) {
-		fprintf(stderr,
-			PROG ": %s: not a drivefs mount (no daemon "
-			     "of this user runs)\n",
-			mp);
-		return rc;
-	}
+	rc = daemon_dir(mp, "not a drivefs mount", dir, sizeof(dir));
 	if (rc < 0)
 		return rc;
 	/* The path as given first: no lookup inside a possibly hung mount. */
@@ -255,6 +277,85 @@ static int find_mount(const char *mp, struct target *t)
 		return 0;
 	}
 	fprintf(stderr, PROG ": %s: not a drivefs mount of this user\n", mp);
+	return -ENOENT;
+}
+
+/*
+ * The mount holding @abs (absolute, clean) in @dir: the longest prefix of
+ * @abs with a socket. @rel gets the rest ("" for the mount point itself).
+ * Returns 0 or -ENOENT.
+ */
+static int mount_of(const char *dir, const char *abs, struct target *t,
+		    char *rel, size_t relsz)
+{
+	char pre[PATH_MAX];
+	size_t len = strlen(abs);
+	struct stat st;
+
+	if (len >= sizeof(pre))
+		return -ENAMETOOLONG;
+	memcpy(pre, abs, len + 1);
+	for (;;) {
+		if (ctl_socket_path(dir, pre, t->sock, sizeof(t->sock)) == 0 &&
+		    lstat(t->sock, &st) == 0 && S_ISSOCK(st.st_mode)) {
+			const char *r = abs + len;
+
+			while (*r == '/')
+				r++;
+			snprintf(t->name, sizeof(t->name), "%s", pre);
+			snprintf(rel, relsz, "%s", r);
+			return 0;
+		}
+		if (len <= 1)
+			return -ENOENT;
+		while (len > 1 && pre[len - 1] != '/')
+			len--;
+		if (len > 1)
+			len--; /* the '/' itself, but keep "/" */
+		pre[len] = '\0';
+	}
+}
+
+/*
+ * The target for --file @path and the path inside the mount into @rel.
+ * First the path as given (no lookup inside a possibly hung mount), then
+ * with symlinks resolved: realpath() of the path, else of its folder.
+ * Returns 0 or -errno (reported).
+ */
+static int find_file(const char *path, struct target *t, char *rel,
+		     size_t relsz)
+{
+	char dir[CTL_PATH_MAX], clean[PATH_MAX], real[PATH_MAX];
+	char parent[PATH_MAX], *slash;
+	int rc;
+
+	rc = daemon_dir(path, "not inside a drivefs mount", dir, sizeof(dir));
+	if (rc < 0)
+		return rc;
+	rc = ctl_path_clean(path, clean, sizeof(clean));
+	if (rc == 0 && mount_of(dir, clean, t, rel, relsz) == 0)
+		return 0;
+	if (rc == 0 && realpath(clean, real) &&
+	    mount_of(dir, real, t, rel, relsz) == 0)
+		return 0;
+	if (rc == 0 && (slash = strrchr(clean, '/')) && slash != clean) {
+		*slash = '\0';
+		if (realpath(clean, parent)) {
+			int k = snprintf(real, sizeof(real), "%s/%.*s",
+					 strcmp(parent, "/") ? parent : "",
+					 NAME_MAX, slash + 1);
+
+			if (k > 0 && (size_t)k < sizeof(real) &&
+			    mount_of(dir, real, t, rel, relsz) == 0)
+				return 0;
+		}
+	}
+	if (rc < 0)
+		fprintf(stderr, PROG ": %s: %s\n", path, strerror(-rc));
+	else
+		fprintf(stderr,
+			PROG ": %s: not inside a drivefs mount of this user\n",
+			path);
 	return -ENOENT;
 }
 
@@ -583,6 +684,110 @@ static void render(FILE *f, const json_t *st)
 	}
 }
 
+/* --file, for people. */
+static void render_file(FILE *f, const char *mp, const json_t *fi)
+{
+	const json_t *v;
+	const char *state = jstrv(fi, "state");
+	const char *path = jstrv(fi, "path");
+	char b1[32], b2[32], b3[32], a1[32];
+
+	fprintf(f, "%s%s%s%s%s\n", BOLD, mp, *path ? "/" : "", path, RESET);
+	fprintf(f, "%-11s%s\n", "kind", jstrv(fi, "kind"));
+	v = json_object_get(fi, "id");
+	fprintf(f, "%-11s%s%s\n", "drive id",
+		json_is_string(v) ? json_string_value(v) : "none yet",
+		json_is_true(json_object_get(fi, "in_drive"))
+		    ? ""
+		    : " (not in Drive yet)");
+	v = json_object_get(fi, "md5");
+	if (json_is_string(v))
+		fprintf(f, "%-11s%s\n", "md5", json_string_value(v));
+	v = json_object_get(fi, "version");
+	if (json_is_integer(v))
+		fprintf(f, "%-11s%lld\n", "version",
+			(long long)json_integer_value(v));
+	if (strcmp(jstrv(fi, "kind"), "folder")) {
+		fprintf(f, "%-11s%s", "size",
+			human(jint(fi, "size"), b1, sizeof(b1)));
+		v = json_object_get(fi, "drive_size");
+		if (json_is_integer(v) &&
+		    json_integer_value(v) != jint(fi, "size"))
+			fprintf(f, " (Drive: %s)",
+				human(json_integer_value(v), b2, sizeof(b2)));
+		fprintf(f, ", %s cached\n",
+			human(jint(fi, "cached"), b3, sizeof(b3)));
+	}
+	fprintf(f, "%-11s%s%s%s%s", "state",
+		!strcmp(state, "clean") ? GREEN
+		: !strcmp(state, "quarantined") || !strcmp(state, "retrying")
+		    ? RED
+		    : CYAN,
+		BOLD, state, RESET);
+	v = json_object_get(fi, "op");
+	if (json_is_string(v))
+		fprintf(f, " (%s pending", json_string_value(v));
+	if (json_is_string(v) && jint(fi, "due_in_ms") > 0)
+		fprintf(f, ", in %s",
+			age(jint(fi, "due_in_ms") + 999, a1, sizeof(a1)));
+	if (json_is_string(v))
+		fputs(")", f);
+	fputs("\n", f);
+	v = json_object_get(fi, "error");
+	if (json_is_string(v)) {
+		const char *cls =
+		    json_string_value(json_object_get(fi, "error_class"));
+
+		fprintf(f, "%-11s%s%s%s%s, %lld failures%s\n", "error", RED,
+			cls ? cls : "", cls ? ": " : "", json_string_value(v),
+			(long long)jint(fi, "fails"), RESET);
+	}
+}
+
+/* --file: ask the daemon of the mount holding @path. Exit status. */
+static int file_info(const char *path)
+{
+	struct target t;
+	char rel[PATH_MAX], why[256], req[CTL_REQ_MAX + 1];
+	json_t *r, *rep, *fi;
+	char *line;
+	int rc, n;
+
+	if (find_file(path, &t, rel, sizeof(rel)) < 0)
+		return 2;
+	r = json_pack("{s:s, s:s}", "cmd", CTL_CMD_FILE, "path", rel);
+	line = r ? json_dumps(r, JSON_COMPACT) : NULL;
+	json_decref(r);
+	n = line ? snprintf(req, sizeof(req), "%s\n", line) : -1;
+	free(line);
+	if (n < 0 || (size_t)n >= sizeof(req)) {
+		fprintf(stderr, PROG ": %s: %s\n", path,
+			n < 0 ? strerror(ENOMEM) : "path too long");
+		return 2;
+	}
+	rc = ctl_send(t.sock, req, &rep, why, sizeof(why));
+	if (rc < 0) {
+		report(path, rc, why);
+		return 2;
+	}
+	fi = json_object_get(rep, "file");
+	if (!json_is_object(fi)) {
+		report(path, -EPROTO, why);
+		json_decref(rep);
+		return 2;
+	}
+	json_object_set_new(fi, "mountpoint", json_string(t.name));
+	if (opt.json) {
+		json_dumpf(fi, stdout, JSON_INDENT(2));
+		fputs("\n", stdout);
+	} else {
+		render_file(stdout, t.name, fi);
+	}
+	fflush(stdout);
+	json_decref(rep);
+	return 0;
+}
+
 /* ---- modes ---- */
 
 static volatile sig_atomic_t interrupted;
@@ -812,7 +1017,8 @@ enum {
 	OPT_RESUME,
 	OPT_SYNC_NOW,
 	OPT_SOCKET,
-	OPT_COLOR
+	OPT_COLOR,
+	OPT_FILE
 };
 
 static int parse(int argc, char **argv)
@@ -827,6 +1033,7 @@ static int parse(int argc, char **argv)
 	    {"sync-now", no_argument, NULL, OPT_SYNC_NOW},
 	    {"socket", required_argument, NULL, OPT_SOCKET},
 	    {"color", required_argument, NULL, OPT_COLOR},
+	    {"file", required_argument, NULL, OPT_FILE},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -871,6 +1078,9 @@ static int parse(int argc, char **argv)
 		case OPT_SOCKET:
 			opt.socket = optarg;
 			break;
+		case OPT_FILE:
+			opt.file = optarg;
+			break;
 		case OPT_COLOR:
 			color = optarg;
 			if (strcmp(color, "auto") && strcmp(color, "always") &&
@@ -907,6 +1117,12 @@ static int parse(int argc, char **argv)
 		fprintf(stderr, PROG ": --watch and --wait together\n");
 		return -1;
 	}
+	if (opt.file && (opt.mountpoint || opt.socket || opt.watch ||
+			 opt.wait || opt.pause || opt.resume || opt.sync_now)) {
+		fprintf(stderr, PROG ": --file takes only --json (and finds "
+				     "the mount from PATH)\n");
+		return -1;
+	}
 	if (opt.timeout_s >= 0 && !opt.wait) {
 		fprintf(stderr, PROG ": --timeout needs --wait\n");
 		return -1;
@@ -928,6 +1144,9 @@ int main(int argc, char **argv)
 	rc = parse(argc, argv);
 	if (rc)
 		return rc > 0 ? 0 : 2;
+	signal(SIGPIPE, SIG_IGN);
+	if (opt.file)
+		return file_info(opt.file);
 	if (opt.socket) {
 		if (str_copy(t[0].sock, sizeof(t[0].sock), opt.socket) < 0) {
 			fprintf(stderr, PROG ": --socket path too long\n");

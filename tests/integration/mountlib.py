@@ -21,6 +21,11 @@ report, unless the test allowed the pattern with mount.allow_log(regex) or
 mount_factory(allow_log=[regex]). No sleep() is used as synchronisation:
 everything waits by polling a condition with a deadline (poll_until).
 
+Sync state comes from the daemon's control socket (ctl_file(), the
+"file" request drivefs-status --file makes), never from xattrs: a mount
+answers getxattr with ENOSYS unless started with --xattrs
+(mount_factory(xattrs=True)).
+
 Imported into conftest.py with `from mountlib import *`; only the names in
 __all__ are exported.
 """
@@ -28,11 +33,14 @@ __all__ are exported.
 import errno
 import fnmatch
 import hashlib
+import json
 import os
 import pathlib
 import re
 import shlex
 import signal
+import socket
+import stat
 import subprocess
 import threading
 import time
@@ -41,10 +49,11 @@ import pytest
 
 __all__ = [
     "DRIVEFS_BIN", "SLASH", "DEFAULT_LOCAL_ONLY", "Mount", "mount",
-    "mount_factory", "poll_until", "wait_synced", "is_mounted",
+    "mount_factory", "xmount", "poll_until", "wait_synced", "is_mounted",
     "drive_paths", "drive_files", "create_requests", "mutating_requests",
     "request_total", "assert_drive_mirrors", "local_tree", "md5_of",
-    "sha256_of", "xattr", "drive_time", "is_local_only",
+    "sha256_of", "xattr", "drive_time", "is_local_only", "ctl_socket",
+    "ctl_request", "ctl_file",
 ]
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
@@ -106,10 +115,74 @@ def _mnt_path(m):
     return m.path if isinstance(m, Mount) else pathlib.Path(m)
 
 
-def wait_synced(m, timeout=30):
-    """Poll the mount root's user.drivefs.pending xattr until it is "0":
-    Drive then holds every write and namespace change made so far."""
-    root = str(_mnt_path(m))
+def _fnv1a64(data):
+    h = 0xcbf29ce484222325
+    for b in data:
+        h ^= b
+        h = (h * 0x100000001b3) & 0xFFFFFFFFFFFFFFFF
+    return h
+
+
+def _runtime_dir(env):
+    """Where drivefs puts control sockets (common/ctl_proto.c
+    ctl_runtime_dir()) for a daemon started with `env`."""
+    xdg = env.get("XDG_RUNTIME_DIR")
+    if xdg and xdg.startswith("/"):
+        return os.path.join(xdg, "drivefs")
+    uid = os.geteuid()
+    run = "/run/user/%d" % uid
+    try:
+        st = os.stat(run)
+        if stat.S_ISDIR(st.st_mode) and st.st_uid == uid:
+            return run + "/drivefs"
+    except OSError:
+        pass
+    return "/tmp/drivefs-%d" % uid
+
+
+def ctl_socket(m, env=None):
+    """The control socket of the mount `m` (a Mount or a path): named after
+    an FNV-1a hash of the mount point's real path. Resolves only the
+    parent, so nothing calls into the mount."""
+    path = _mnt_path(m)
+    if env is None:
+        env = m.env if isinstance(m, Mount) else os.environ
+    real = os.path.join(os.path.realpath(str(path.parent)), path.name)
+    return os.path.join(_runtime_dir(env), "%016x.sock" % _fnv1a64(
+        real.encode("utf-8", "surrogateescape")))
+
+
+def ctl_request(sock, req, timeout=5):
+    """One request on a control socket: send `req` (a dict) as a JSON line,
+    return the reply (a dict). OSError when nobody answers."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.settimeout(timeout)
+        s.connect(str(sock))
+        s.sendall(json.dumps(req).encode() + b"\n")
+        buf = b""
+        while not buf.endswith(b"\n"):
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            buf += chunk
+    return json.loads(buf)
+
+
+def ctl_file(m, rel="", env=None):
+    """What drivefs-status --file shows for `rel` (relative to the mount
+    root) as a dict; AssertionError when the daemon refuses."""
+    rep = ctl_request(ctl_socket(m, env), {"cmd": "file", "path": rel})
+    assert rep.get("ok") is True, "file %r: %s" % (rel, rep)
+    return rep["file"]
+
+
+def wait_synced(m, timeout=30, env=None):
+    """Ask the daemon's control socket until no node of the mount has sync
+    work left (the "file" request's mount_pending is 0, what the root's
+    user.drivefs.pending xattr said): Drive then holds every write and
+    namespace change made so far. `env`: the daemon's environment when `m`
+    is a path (for XDG_RUNTIME_DIR)."""
+    sock = ctl_socket(m, env)
     state = {"last": None}
 
     def synced():
@@ -118,22 +191,20 @@ def wait_synced(m, timeout=30):
                                  "for sync; log:\n%s"
                                  % (m.proc.returncode, m.log_tail()))
         try:
-            v = os.getxattr(root, "user.drivefs.pending")
-        except OSError as e:
-            if e.errno in (errno.ENOTCONN, errno.ENODEV):
-                raise
-            if e.errno in (errno.ENOTSUP, errno.EOPNOTSUPP, errno.ENODATA):
-                raise AssertionError(
-                    "the mount root has no user.drivefs.pending xattr (%s)"
-                    % e)
-            state["last"] = "getxattr: %s" % e
+            rep = ctl_request(sock, {"cmd": "file", "path": ""})
+        except (OSError, ValueError) as e:
+            # not there yet (the socket comes up just after the mount)
+            state["last"] = "control socket %s: %s" % (sock, e)
             return False
-        state["last"] = v
-        return v == b"0"
+        if rep.get("ok") is not True:
+            raise AssertionError("control socket %s refused: %s"
+                                 % (sock, rep))
+        state["last"] = rep["file"]["mount_pending"]
+        return state["last"] == 0
 
     def why():
-        s = "user.drivefs.pending == b'0' on %s (last: %r)" % (
-            root, state["last"])
+        s = "mount_pending == 0 on %s (last: %r)" % (
+            _mnt_path(m), state["last"])
         if isinstance(m, Mount):
             s += "; log tail:\n" + m.log_tail()
         return s
@@ -315,7 +386,8 @@ class Mount:
 
 
 def _build_argv(drive, creds_file, mnt, cache_dir, writeback_delay, fsync,
-                local_only, no_default_local_only, root, qps, extra_args):
+                local_only, no_default_local_only, root, qps, xattrs,
+                extra_args):
     exe = DRIVEFS_BIN / "drivefs"
     argv = shlex.split(os.environ.get("DRIVEFS_TEST_WRAPPER", ""))
     # --no-config: the developer's ~/.config/drivefs/config must not leak in.
@@ -336,6 +408,8 @@ def _build_argv(drive, creds_file, mnt, cache_dir, writeback_delay, fsync,
         argv.append("--no-default-local-only")
     if root is not None:
         argv += ["--root", root]
+    if xattrs:
+        argv.append("--xattrs")
     argv += list(extra_args)
     argv.append(str(mnt))
     return argv
@@ -346,7 +420,8 @@ def mount_factory(tmp_path, drive, creds_file):
     """mount_factory(**opts) -> a started Mount. Options: writeback_delay
     (0.2), fsync ("remote"/"local"), local_only (list of globs),
     no_default_local_only, root (path or id), cache_dir (reuse one; default
-    a fresh dir), qps (1000), extra_args, allow_log (regexes), env (extra
+    a fresh dir), qps (1000), xattrs (--xattrs: serve user.drive.* and
+    user.drivefs.*), extra_args, allow_log (regexes), env (extra
     variables). Every mount it made is stopped and checked at teardown."""
     exe = DRIVEFS_BIN / "drivefs"
     if not os.access(str(exe), os.X_OK):
@@ -356,7 +431,7 @@ def mount_factory(tmp_path, drive, creds_file):
 
     def make(writeback_delay=0.2, fsync=None, local_only=(),
              no_default_local_only=False, root=None, cache_dir=None,
-             qps=1000, extra_args=(), allow_log=(), env=None):
+             qps=1000, xattrs=False, extra_args=(), allow_log=(), env=None):
         n = len(mounts)
         mnt = tmp_path / ("mnt%d" % n)
         cache = pathlib.Path(cache_dir) if cache_dir else \
@@ -365,7 +440,7 @@ def mount_factory(tmp_path, drive, creds_file):
         e.update(env or {})
         argv = _build_argv(drive, creds_file, mnt, cache, writeback_delay,
                            fsync, local_only, no_default_local_only, root,
-                           qps, extra_args)
+                           qps, xattrs, extra_args)
         m = Mount(mnt, cache, tmp_path / ("drivefs%d.log" % n), argv, e,
                   allow_log)
         mounts.append(m)
@@ -386,6 +461,12 @@ def mount_factory(tmp_path, drive, creds_file):
 def mount(mount_factory):
     """A fresh drivefs mount (--writeback-delay 0.2, own cache dir)."""
     return mount_factory()
+
+
+@pytest.fixture
+def xmount(mount_factory):
+    """A fresh drivefs mount with --xattrs (tests of the xattrs)."""
+    return mount_factory(xattrs=True)
 
 
 # ---------------------------------------------------------------------------

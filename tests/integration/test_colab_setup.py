@@ -137,7 +137,7 @@ def test_mounts_my_drive_at_the_colab_path(colab, drive):
     assert "source: Colab application default credentials" in p.stdout
     assert (mnt / "notebooks/a.py").read_bytes() == b"print(1)\n"
     (mnt / "notebooks/b.py").write_bytes(b"print(2)\n")
-    wait_synced(mnt)
+    wait_synced(mnt, env=colab.env)
     b = [f for f in drive.tree() if f["name"] == "b.py"]
     assert len(b) == 1 and drive.content(b[0]["id"]) == b"print(2)\n"
     for secret in ("fakedrive-client-secret", "fakedrive-refresh-token",

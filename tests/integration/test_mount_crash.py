@@ -9,8 +9,8 @@ import hashlib
 import os
 import subprocess
 
-from mountlib import (_build_argv, drive_files, drive_paths, poll_until,
-                      wait_synced)
+from mountlib import (_build_argv, ctl_file, drive_files, drive_paths,
+                      poll_until, wait_synced)
 
 LONG = 3600          # writeback delay that keeps everything queued
 DEADLINE = 60
@@ -91,8 +91,7 @@ def test_crash_mid_resumable_upload(mount_factory, drive):
 
     def uploading():
         try:
-            return os.getxattr(m.path / "big.bin",
-                               "user.drivefs.state") == b"uploading"
+            return ctl_file(m, "big.bin")["state"] == "uploading"
         except OSError:
             return False
     poll_until(uploading, DEADLINE, "big.bin uploading")
@@ -246,7 +245,7 @@ def test_second_daemon_refused(mount_factory, drive, creds_file, tmp_path):
     mnt = tmp_path / "second"
     mnt.mkdir()
     argv = _build_argv(drive, creds_file, mnt, m.cache_dir, 0.2, None, (),
-                       False, None, 1000, ())
+                       False, None, 1000, False, ())
     r = subprocess.run(argv, stdin=subprocess.DEVNULL,
                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                        timeout=DEADLINE)

@@ -10,7 +10,7 @@ import subprocess
 
 import pytest
 
-from mountlib import create_requests, drive_paths, wait_synced, xattr
+from mountlib import create_requests, ctl_file, drive_paths, wait_synced
 
 OLD = b"def f():\n    return 'old line'\n"
 NEW = b"def f():\n    return 'new line'\n"
@@ -109,4 +109,4 @@ def test_editor_save_keeps_drive_id(mount_factory, drive, pattern, origin):
     assert made == [], "the save created Drive files: %s" % made
     new_ids = {f.id for f in tree_after} - {f.id for f in tree_before}
     assert not new_ids, [f for f in tree_after if f.id in new_ids]
-    assert xattr(m.path / REL, "user.drive.id").decode() == fid
+    assert ctl_file(m, REL)["id"] == fid

@@ -11,6 +11,7 @@ import json
 import os
 import random
 import stat
+import subprocess
 
 import pytest
 
@@ -43,12 +44,12 @@ def prng_bytes(seed, n):
 
 # ---------------------------------------------------------------- content
 
-def test_create_and_read(mount, drive):
-    p = mount.path / "hello.txt"
+def test_create_and_read(xmount, drive):
+    p = xmount.path / "hello.txt"
     p.write_bytes(b"hello\n")
     assert p.read_bytes() == b"hello\n"
     assert p.stat().st_size == 6
-    f = synced(mount, drive, "hello.txt")
+    f = synced(xmount, drive, "hello.txt")
     assert drive.content(f.id) == b"hello\n"
     assert xattr(p, "user.drive.id").decode() == f.id
 
@@ -235,10 +236,10 @@ def test_rename_over_existing_keeps_target_id(mount_factory, drive,
                                               target_origin, source_synced):
     if target_origin == "drive":
         tid = drive.seed("notes.py", b"old").id
-        m = mount_factory()
+        m = mount_factory(xattrs=True)
         assert (m.path / "notes.py").read_bytes() == b"old"
     else:
-        m = mount_factory()
+        m = mount_factory(xattrs=True)
         (m.path / "notes.py").write_bytes(b"old")
         tid = synced(m, drive, "notes.py").id
     tmp = m.path / "notes.py.tmp"
@@ -429,9 +430,43 @@ def test_statfs(mount, drive):
 
 # ----------------------------------------------------------------- xattrs
 
+def test_xattrs_off_by_default(mount, drive):
+    """Without --xattrs every xattr call fails with EOPNOTSUPP (the daemon
+    answers ENOSYS once, then the kernel stops asking), and the tools that
+    probe xattrs on every file still work."""
+    p = mount.path / "f.txt"
+    p.write_bytes(b"x")
+    (mount.path / "d").mkdir()
+    for target in (p, mount.path, mount.path / "d"):
+        for name in XATTRS + ("user.drivefs.pending", "security.selinux"):
+            with pytest.raises(OSError) as ei:
+                os.getxattr(target, name)
+            assert ei.value.errno == errno.EOPNOTSUPP, (target, name)
+        # ACLs are answered by the kernel itself (no FUSE_CAP_POSIX_ACL):
+        # "no ACL", without a request to the daemon.
+        with pytest.raises(OSError) as ei:
+            os.getxattr(target, "system.posix_acl_access")
+        assert ei.value.errno in (errno.ENODATA, errno.EOPNOTSUPP)
+        with pytest.raises(OSError) as ei:
+            os.listxattr(target)
+        assert ei.value.errno == errno.EOPNOTSUPP
+        with pytest.raises(OSError) as ei:
+            os.setxattr(target, "user.x", b"y")
+        assert ei.value.errno == errno.EOPNOTSUPP
+        with pytest.raises(OSError) as ei:
+            os.removexattr(target, "user.x")
+        assert ei.value.errno == errno.EOPNOTSUPP
+    r = subprocess.run(["ls", "-lR", str(mount.path)], stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, timeout=60)
+    assert r.returncode == 0 and r.stderr == b"", r.stderr
+    assert b"f.txt" in r.stdout and b"d" in r.stdout
+    wait_synced(mount)
+    assert drive.content(drive_paths(drive)["f.txt"].id) == b"x"
+
+
 def test_xattrs_present(mount_factory, drive):
     seeded = drive.seed("x.bin", b"xattr bytes")
-    m = mount_factory()
+    m = mount_factory(xattrs=True)
     p = m.path / "x.bin"
     assert set(XATTRS) <= set(os.listxattr(p)), os.listxattr(p)
     assert xattr(p, "user.drive.id").decode() == seeded.id
@@ -441,7 +476,7 @@ def test_xattrs_present(mount_factory, drive):
 
 
 def test_xattr_state_dirty_until_uploaded(mount_factory, drive):
-    m = mount_factory(writeback_delay=30)
+    m = mount_factory(writeback_delay=30, xattrs=True)
     p = m.path / "new.txt"
     p.write_bytes(b"pending")
     assert xattr(p, "user.drivefs.state") in (b"dirty", b"uploading")
@@ -451,10 +486,10 @@ def test_xattr_state_dirty_until_uploaded(mount_factory, drive):
     assert drive.content(f.id) == b"pending"
 
 
-def test_xattrs_after_upload_match_drive(mount, drive):
-    p = mount.path / "up.txt"
+def test_xattrs_after_upload_match_drive(xmount, drive):
+    p = xmount.path / "up.txt"
     p.write_bytes(b"uploaded")
-    f = synced(mount, drive, "up.txt")
+    f = synced(xmount, drive, "up.txt")
     assert xattr(p, "user.drive.id").decode() == f.id
     assert xattr(p, "user.drive.md5").decode() == f.md5Checksum == \
         md5_of(p)
@@ -463,11 +498,11 @@ def test_xattrs_after_upload_match_drive(mount, drive):
 
 
 @pytest.mark.parametrize("name", XATTRS + ("user.drivefs.pending",))
-def test_xattrs_read_only(mount, drive, name):
-    p = mount.path / "ro.txt"
+def test_xattrs_read_only(xmount, drive, name):
+    p = xmount.path / "ro.txt"
     p.write_bytes(b"ro")
-    wait_synced(mount)
-    target = mount.path if name == "user.drivefs.pending" else p
+    wait_synced(xmount)
+    target = xmount.path if name == "user.drivefs.pending" else p
     before = os.getxattr(target, name)
     with pytest.raises(OSError) as ei:
         os.setxattr(target, name, b"forged")
@@ -536,7 +571,7 @@ def test_odd_names_reach_drive(mount, drive, name):
 def test_odd_names_from_drive(mount_factory, drive, name):
     data = ("seeded %s\n" % name).encode()
     seeded = drive.seed(name=name, parent="root", content=data)
-    m = mount_factory()
+    m = mount_factory(xattrs=True)
     assert os.listdir(m.path) == [name]
     assert (m.path / name).read_bytes() == data
     assert xattr(m.path / name, "user.drive.id").decode() == seeded.id
@@ -552,7 +587,7 @@ def test_odd_directory_name_reaches_drive(mount, drive):
 
 def test_drive_slash_name_shows_as_division_slash(mount_factory, drive):
     seeded = drive.seed(name="a/b", parent="root", content=b"slashed")
-    m = mount_factory()
+    m = mount_factory(xattrs=True)
     assert "a" + SLASH + "b" in os.listdir(m.path)
     assert "a" not in os.listdir(m.path)
     assert (m.path / ("a" + SLASH + "b")).read_bytes() == b"slashed"
@@ -577,7 +612,7 @@ def _seed_duplicates(drive):
 
 def test_duplicates_show_alias(mount_factory, drive):
     old, new = _seed_duplicates(drive)
-    m = mount_factory()
+    m = mount_factory(xattrs=True)
     alias = "dup~%s.txt" % new.id[:6]
     names = sorted(os.listdir(m.path))
     assert names == sorted(["dup.txt", alias]), names

@@ -20,7 +20,8 @@ import time
 
 import pytest
 
-from mountlib import DRIVEFS_BIN, drive_files, is_mounted, poll_until
+from mountlib import (DRIVEFS_BIN, ctl_request, drive_files, drive_paths,
+                      is_mounted, poll_until)
 
 STATUS = DRIVEFS_BIN / "drivefs-status"
 DEADLINE = 30
@@ -409,6 +410,115 @@ def test_status_stale_socket_replaced(smount, rundir):
     assert not sock.exists()   # removed at exit
     m2 = smount()
     assert status(rundir, m2)["state"] == "idle"
+
+
+# ---------------------------------------------------------------- --file
+# What the user.drive.* / user.drivefs.* xattrs show with --xattrs, for
+# every mount (docs/SEMANTICS.md "Extended attributes", docs/STATUS.md).
+
+FILE_SCHEMA = {
+    "path": str, "kind": str, "in_drive": bool, "size": int, "cached": int,
+    "mtime_ms": int, "sync": str, "state": str, "fails": int,
+    "due_in_ms": int, "mount_pending": int, "mountpoint": str,
+}
+
+
+def file_info(rundir, path, *args):
+    rc, out, err = run_status(rundir, "--file", path, "--json", *args)
+    assert rc == 0, "drivefs-status --file %s failed (%d): %s" % (
+        path, rc, err)
+    fi = json.loads(out)
+    for k, t in FILE_SCHEMA.items():
+        assert isinstance(fi.get(k), t), (k, fi)
+    return fi
+
+
+def test_status_file_clean(smount, rundir, drive):
+    seeded = drive.seed("dir/a.txt", b"hello")
+    m = smount()
+    assert (m.path / "dir/a.txt").read_bytes() == b"hello"
+    fi = file_info(rundir, m.path / "dir/a.txt")
+    assert fi["mountpoint"] == str(m.path) and fi["path"] == "dir/a.txt"
+    assert fi["kind"] == "file" and fi["in_drive"] is True
+    assert fi["id"] == seeded.id
+    assert fi["md5"] == seeded.md5Checksum
+    assert fi["version"] == int(seeded.version)
+    assert fi["size"] == 5 and fi["drive_size"] == 5 and fi["cached"] == 5
+    assert fi["sync"] == "clean" and fi["state"] == "clean"
+    assert fi["op"] is None and fi["error"] is None
+    assert fi["mount_pending"] == 0
+    rc, out, err = run_status(rundir, "--file", m.path / "dir/a.txt")
+    assert rc == 0, err
+    assert seeded.id in out and seeded.md5Checksum in out
+    assert "clean" in out and str(m.path / "dir/a.txt") in out
+    # Folders and the mount point itself; a relative path from inside.
+    d = file_info(rundir, m.path / "dir")
+    assert d["kind"] == "folder" and d["id"] == drive_paths(drive)["dir"].id
+    root = file_info(rundir, m.path)
+    assert root["path"] == "" and root["kind"] == "folder"
+    env = dict(os.environ, XDG_RUNTIME_DIR=str(rundir))
+    p = subprocess.run([str(STATUS), "--file", "a.txt", "--json"],
+                       cwd=str(m.path / "dir"), env=env,
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       timeout=DEADLINE)
+    assert p.returncode == 0, p.stderr
+    assert json.loads(p.stdout)["id"] == seeded.id
+
+
+def test_status_file_dirty_then_uploaded(smount, rundir, drive):
+    m = smount()
+    rc, _, err = run_status(rundir, "--pause", m.path)
+    assert rc == 0, err
+    (m.path / "new.txt").write_bytes(b"pending bytes")
+    fi = file_info(rundir, m.path / "new.txt")
+    assert fi["sync"] == "dirty" and fi["state"] == "paused", fi
+    assert fi["op"] == "upload" and fi["in_drive"] is False
+    assert fi["md5"] is None and fi["version"] is None
+    assert fi["size"] == 13 and fi["mount_pending"] >= 1
+    rc, out, err = run_status(rundir, "--file", m.path / "new.txt")
+    assert rc == 0, err
+    assert "paused" in out and "not in Drive yet" in out
+    rc, _, err = run_status(rundir, "--resume", m.path)
+    assert rc == 0, err
+    rc, _, err = run_status(rundir, "--wait", "--timeout", DEADLINE, m.path)
+    assert rc == 0, err
+    f = drive_files(drive)["new.txt"]
+    fi = file_info(rundir, m.path / "new.txt")
+    assert fi["sync"] == "clean" and fi["state"] == "clean", fi
+    assert fi["id"] == f["id"] and fi["in_drive"] is True
+    assert fi["md5"] == f["md5Checksum"]
+    assert fi["version"] == int(f["version"])
+    assert fi["drive_size"] == 13 and fi["mount_pending"] == 0
+
+
+def test_status_file_errors(smount, rundir, tmp_path):
+    m = smount()
+    # A path outside every mount: clear message, exit 2.
+    outside = tmp_path / "elsewhere.txt"
+    outside.write_bytes(b"x")
+    rc, out, err = run_status(rundir, "--file", outside)
+    assert rc == 2 and out == ""
+    assert "not inside a drivefs mount" in err, err
+    # Inside the mount, but no such file.
+    rc, out, err = run_status(rundir, "--file", m.path / "nope/x.txt")
+    assert rc == 2 and "no such file" in err, err
+    # --file finds its own mount: no MOUNTPOINT, no --wait with it.
+    rc, _, err = run_status(rundir, "--file", m.path, m.path)
+    assert rc == 2 and "--file" in err
+    rc, _, err = run_status(rundir, "--file", m.path, "--wait")
+    assert rc == 2 and "--file" in err
+    # The request is checked by the daemon too.
+    sock = socket_of(rundir)
+    for req in ({"cmd": "file"}, {"cmd": "file", "path": 5},
+                {"cmd": "file", "path": "../etc/passwd"},
+                {"cmd": "file", "path": "/etc/passwd"}):
+        r = ctl_request(sock, req)
+        assert r["ok"] is False and r["error"], (req, r)
+
+
+def test_status_file_without_daemon(rundir, tmp_path):
+    rc, out, err = run_status(rundir, "--file", tmp_path)
+    assert rc == 2 and "not inside a drivefs mount" in err, err
 
 
 # ---------------------------------------------------------------- --watch

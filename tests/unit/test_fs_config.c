@@ -42,6 +42,7 @@ static void test_keys(void)
 		      "local-only = *.o\n"
 		      "local-only = .~lock.*#\n"
 		      "no-default-local-only = true\n"
+		      "xattrs = yes\n"
 		      "qps = 5\n"
 		      "log = info,drive=debug\n"
 		      "api-url = http://127.0.0.1:9\n"
@@ -62,6 +63,7 @@ static void test_keys(void)
 	CHECK_INT(o.n_local_only, 2);
 	CHECK_STR(o.local_only[1], ".~lock.*#");
 	CHECK(o.no_default_local_only);
+	CHECK(o.xattrs);
 	CHECK(o.qps == 5);
 	CHECK_STR(o.log_spec, "info,drive=debug");
 	CHECK_STR(o.api_url, "http://127.0.0.1:9");
@@ -84,6 +86,7 @@ static void test_errors(void)
 	    {"cache-size = lots", "cfg line 1: --cache-size 'lots'"},
 	    {"conflict = mine", "--conflict 'mine'"},
 	    {"no-default-local-only = maybe", "expected true or false"},
+	    {"xattrs = on", "xattrs: expected true or false"},
 	    {"api-url = http://example.com", "--api-url"},
 	    {"root =", "--root '': empty"},
 	    {"subject = nobody", "--subject"},
@@ -186,6 +189,7 @@ static void test_random_text(void)
 	    "conflict",
 	    "x",
 	    "no-default-local-only",
+	    "xattrs",
 	    "true",
 	    "fuse-options",
 	    "qps",

@@ -10,7 +10,7 @@
 
 static int parse(struct fs_opts *o, char *why, size_t whysz, ...)
 {
-	char *argv[32];
+	char *argv[48];
 	int argc = 0;
 	va_list ap;
 	char *a;
@@ -19,7 +19,7 @@ static int parse(struct fs_opts *o, char *why, size_t whysz, ...)
 
 	va_start(ap, whysz);
 	argv[argc++] = (char *)"mount";
-	while ((a = va_arg(ap, char *)) && argc < 31)
+	while ((a = va_arg(ap, char *)) && argc < 47)
 		argv[argc++] = a;
 	va_end(ap);
 	argv[argc] = NULL;
@@ -46,6 +46,7 @@ static void test_defaults(void)
 	CHECK_INT(o.fsync_mode, FS_FSYNC_REMOTE);
 	CHECK_INT(o.conflict, FS_CONFLICT_KEEP_BOTH);
 	CHECK(!o.foreground);
+	CHECK(!o.xattrs); /* off by default: getxattr is ENOSYS */
 }
 
 static void test_all_options(void)
@@ -61,7 +62,8 @@ static void test_all_options(void)
 			"--writeback-delay", "0.5", "--poll-interval", "0",
 			"--fsync", "local", "--conflict", "remote-wins",
 			"--local-only", "*.o", "--local-only", "build/", "-f",
-			"-o", "allow_other", "--qps", "20", "/mnt/d", NULL),
+			"-o", "allow_other", "--qps", "20", "--xattrs",
+			"/mnt/d", NULL),
 		  0);
 	CHECK_STR(o.credentials, "/c.json");
 	CHECK_STR(o.api_url, "http://127.0.0.1:8080");
@@ -75,6 +77,7 @@ static void test_all_options(void)
 	CHECK_INT(o.conflict, FS_CONFLICT_REMOTE_WINS);
 	CHECK(o.foreground);
 	CHECK_STR(o.fuse_opts, "allow_other");
+	CHECK(o.xattrs);
 	CHECK_INT(o.n_local_only, 2);
 	size_t n = fs_opts_local_only(&o, lo, ARRAY_SIZE(lo));
 	CHECK(n > 2);
