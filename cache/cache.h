@@ -48,7 +48,10 @@ struct cache_opts {
 	const struct tree_naming *naming; /* borrowed, outlives the cache */
 	enum cache_conflict_policy conflict;
 	const char *host; /* names conflict copies; NULL: gethostname() */
-	uid_t uid;	  /* owner shown for every file */
+	/* Who the snapshot (snapshot.h) must belong to: an opaque key of
+	 * the account and the API endpoint from fs/; NULL: no snapshot. */
+	const char *account;
+	uid_t uid; /* owner shown for every file */
 	gid_t gid;
 };
 
@@ -63,6 +66,13 @@ void cache_opts_init(struct cache_opts *o);
  */
 int cache_new(const struct cache_opts *o, struct drive *d, const char *root_id,
 	      struct cache **out);
+/* A metadata snapshot was loaded (cache_new()): the tree is warm. */
+bool cache_snapshot_loaded(struct cache *c);
+/* The account's address the snapshot or cache_set_about() gave ("").
+ * Stable once the cache is started. */
+const char *cache_account_email(struct cache *c);
+/* The Drive id of the mounted folder. */
+const char *cache_root_id(struct cache *c);
 /* Start the uploaders, readahead workers and the id pool. */
 int cache_start(struct cache *c);
 /*

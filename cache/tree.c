@@ -415,6 +415,53 @@ void tree_maybe_free_locked(struct tree *t, struct node *n)
 	node_free(t, n);
 }
 
+bool tree_has_work_locked(const struct node *n)
+{
+	/* An open writer may write any moment: its bytes must survive. */
+	return list_linked(&n->s.pending) || n->s.in_flight || n->c.dirty ||
+	       n->c.open_writers;
+}
+
+bool tree_subtree_busy_locked(const struct node *n)
+{
+	struct list_head *pos;
+
+	if (tree_has_work_locked(n))
+		return true;
+	if (n->kind != NODE_DIR)
+		return false;
+	list_for_each(pos, &n->children)
+	{
+		if (tree_subtree_busy_locked(
+			list_entry(pos, struct node, sibling)))
+			return true;
+	}
+	return false;
+}
+
+void tree_drop_subtree_locked(struct tree *t, struct node *n,
+			      void (*gone)(void *ctx, uint64_t dir,
+					   const char *dname),
+			      void *ctx)
+{
+	struct node *dir = n->l.parent;
+
+	tree_ref_locked(n);
+	while (n->kind == NODE_DIR && !list_empty(&n->children))
+		tree_drop_subtree_locked(
+		    t, list_entry(n->children.next, struct node, sibling), gone,
+		    ctx);
+	if (dir && n->l.dname && gone)
+		gone(ctx, dir->ino, n->l.dname);
+	tree_detach_locked(t, n);
+	n->l.deleted = true;
+	n->r.exists = false;
+	tree_set_id_locked(t, n, "");
+	n->c.orphan = true;
+	n->c.epoch++;
+	tree_unref_locked(t, n);
+}
+
 bool tree_content_whole_locked(const struct node *n)
 {
 	return ranges_covers(&n->c.present, 0, n->l.size);
