@@ -525,9 +525,13 @@ static int restart_feed(struct poller *p, const struct drive_err *why)
 	return rc;
 }
 
+/* Drive answers a page token it no longer takes with 400 "invalid"
+ * (Invalid Value, location pageToken); 404 and 410 are taken alike. */
 static bool token_refused(int rc, const struct drive_err *err)
 {
-	return rc == -EINVAL || rc == -ENOENT || err->http_status == 410;
+	(void)rc;
+	return (err->http_status == 400 && !strcmp(err->reason, "invalid")) ||
+	       err->http_status == 404 || err->http_status == 410;
 }
 
 static void poll_once(struct poller *p)

@@ -388,6 +388,13 @@ fail:
 	return rc;
 }
 
+bool snap_head_matches(const struct snap_head *h, const char *account,
+		       const char *root_id)
+{
+	return account && account[0] && !strcmp(h->account, account) &&
+	       !strcmp(h->root_id, root_id);
+}
+
 /* ---- writing ---- */
 
 /* The drive_file a listing would give for @n (strings new). */
@@ -540,7 +547,9 @@ out:
 		close(dirfd);
 	free(buf);
 	if (rc < 0)
-		log_warn(SUB, "writing the metadata snapshot failed: %s",
+		log_info(SUB,
+			 "writing the metadata snapshot failed: %s (the next "
+			 "mount lists from Drive)",
 			 strerror(-rc));
 	else
 		log_debug(SUB,
@@ -675,8 +684,7 @@ int snapshot_load(struct cache *c)
 		why = "torn or damaged";
 		goto reject;
 	}
-	if (strcmp(h.account, c->o.account) ||
-	    strcmp(h.root_id, c->t.root->id)) {
+	if (!snap_head_matches(&h, c->o.account, c->t.root->id)) {
 		why = "of another account or root folder";
 		goto reject;
 	}

@@ -71,6 +71,9 @@ int snap_encode(const struct snap_head *h, const struct snap_node *v, size_t n,
 int snap_decode(const uint8_t *buf, size_t len, struct snap_head *h,
 		struct snap_node **v, size_t *n);
 void snap_nodes_free(struct snap_node *v, size_t n);
+/* Pure: @h belongs to account key @account and root folder @root_id. */
+bool snap_head_matches(const struct snap_head *h, const char *account,
+		       const char *root_id);
 
 /*
  * Load <dir>/snapshot into @c's fresh tree (from cache_new(), before the

@@ -207,3 +207,20 @@ def test_journal_work_lands_after_remount(mount_factory, drive):
     assert "other-renamed/e.txt" in files
     assert files["a.txt"]["id"] == f["a.txt"]["id"]
     assert drive.content(f["a.txt"]["id"]) == b"alpha, local\n"
+
+
+def test_refused_token_relists(mount_factory, drive):
+    f = seed_tree(drive)
+    m, _ = first_mount(mount_factory)
+    drive.act("create", path="sub/while-away.txt", content=b"w\n")
+    drive.act("delete", id=f["b.txt"]["id"])
+    # Drive no longer takes the saved token (as after a very long time).
+    drive.fault(kind="changes.list", status=400, reason="invalid",
+                count=1)
+    m2 = mount_factory(cache_dir=m.cache_dir,
+                       allow_log=[r"Drive refused the saved changes token"])
+    poll_until(lambda: "Drive refused the saved changes token" in m2.log(),
+               DEADLINE, "the refused token")
+    poll_until(lambda: listing(m2.path) == ["a.txt", "other", "sub"],
+               DEADLINE, lambda: "the relisted root: %r" % listing(m2.path))
+    assert listing(m2.path / "sub") == ["c.txt", "deep", "while-away.txt"]
