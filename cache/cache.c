@@ -227,9 +227,10 @@ int cache_start(struct cache *c)
 
 	/* Before any uploader runs or the kernel is served: what a crashed
 	 * run acknowledged is pending again. */
-	rc = journal_recover(c);
-	c->started = rc == 0;
+	/* Before the journal thread starts (it writes snapshots). */
+	c->started = true;
 	c->snap_ms = clock_mono_ms();
+	rc = journal_recover(c);
 	if (rc == 0)
 		rc = idpool_new(c->d, &c->ids);
 	if (rc == 0)

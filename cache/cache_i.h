@@ -109,7 +109,7 @@ struct cache {
 
 	/* Metadata snapshot (snapshot.c). Set before threads start, then
 	 * read-only; snap_ms is the journal thread's. */
-	bool started;			     /* journal recovered */
+	bool started;			     /* cache_start() ran */
 	char snap_token[SNAP_TOKEN_MAX + 1]; /* loaded: catch up from it */
 	int64_t snap_ms;		     /* last write, monotonic */
 

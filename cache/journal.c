@@ -951,8 +951,14 @@ static int build_locked(struct cache *c, struct rnode *x)
 	/* Nodes the snapshot loaded (snapshot.h) are Drive's view; the
 	 * journal's record says what this mount did with them since. A
 	 * node already rebuilt from the journal is in flight. */
-	if (n && (n->s.in_flight || n->kind != (enum node_kind)r->kind))
+	if (n && n->s.in_flight)
 		return -EEXIST;
+	if (n && n->kind != (enum node_kind)r->kind) {
+		tree_drop_subtree_locked(t, n, NULL, NULL); /* stale */
+		n = tree_get_locked(t, r->ino);
+		if (n)
+			return -EEXIST;
+	}
 	holder = r->id[0] ? tree_by_id_locked(t, r->id) : NULL;
 	if (holder && holder != n) {
 		if (holder->s.in_flight)
@@ -966,6 +972,7 @@ static int build_locked(struct cache *c, struct rnode *x)
 		tree_ref_locked(n);
 		tree_detach_locked(t, n);
 		tree_set_id_locked(t, n, "");
+		n->c.orphan = false;
 	} else {
 		t->next_ino = r->ino;
 		n = tree_node_new_locked(t, (enum node_kind)r->kind);

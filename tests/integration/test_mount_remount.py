@@ -224,3 +224,22 @@ def test_refused_token_relists(mount_factory, drive):
     poll_until(lambda: listing(m2.path) == ["a.txt", "other", "sub"],
                DEADLINE, lambda: "the relisted root: %r" % listing(m2.path))
     assert listing(m2.path / "sub") == ["c.txt", "deep", "while-away.txt"]
+
+
+def test_rename_over_after_snapshot_then_crash(mount_factory, drive):
+    # The journal's record moves a.txt's Drive id to another inode than
+    # the snapshot's: the snapshot's node of it must give way.
+    f = seed_tree(drive)
+    m, _ = first_mount(mount_factory)
+    m2 = mount_factory(cache_dir=m.cache_dir, writeback_delay=3600)
+    (m2.path / "a.txt.tmp").write_bytes(b"alpha, saved\n")
+    os.rename(m2.path / "a.txt.tmp", m2.path / "a.txt")
+    m2.expect_exit = (-9,)
+    m2._kill()
+    m2._stopped = True
+    m3 = mount_factory(cache_dir=m.cache_dir)
+    assert listing(m3.path) == ["a.txt", "b.txt", "other", "sub"]
+    assert (m3.path / "a.txt").read_bytes() == b"alpha, saved\n"
+    wait_synced(m3, DEADLINE)
+    assert drive.content(f["a.txt"]["id"]) == b"alpha, saved\n"
+    assert drive_files(drive)["a.txt"]["id"] == f["a.txt"]["id"]
