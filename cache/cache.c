@@ -251,8 +251,9 @@ void cache_free(struct cache *c)
 	if (c->t_ready) {
 		fetch_stop(c);
 		sync_stop(c);
-		snapshot_write(c);
 		journal_close(c); /* what is left pending stays on disk */
+		/* After the journal thread (periodic writes) stopped. */
+		snapshot_write(c);
 	}
 	cache_poll_free(c);
 	idpool_free(c->ids);

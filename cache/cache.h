@@ -51,7 +51,9 @@ struct cache_opts {
 	/* Who the snapshot (snapshot.h) must belong to: an opaque key of
 	 * the account and the API endpoint from fs/; NULL: no snapshot. */
 	const char *account;
-	uid_t uid; /* owner shown for every file */
+	int64_t snapshot_period_ms; /* periodic writes at most this often
+				       (0: 5 minutes) */
+	uid_t uid;		    /* owner shown for every file */
 	gid_t gid;
 };
 

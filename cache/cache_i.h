@@ -107,11 +107,15 @@ struct cache {
 	 * o.poll_interval_ms, or only catches up once at start when 0. */
 	struct poller *poll;
 
-	/* Metadata snapshot (snapshot.c). Set before threads start, then
-	 * read-only; snap_ms is the journal thread's. */
+	/* Metadata snapshot (snapshot.c). started and snap_token are set
+	 * before threads start; the rest is the journal thread's (periodic
+	 * writes), then cache_free()'s once that thread is joined. */
 	bool started;			     /* cache_start() ran */
 	char snap_token[SNAP_TOKEN_MAX + 1]; /* loaded: catch up from it */
 	int64_t snap_ms;		     /* last write, monotonic */
+	uint64_t snap_changes;		     /* t.changes the last write saw */
+	uint64_t seen_changes;		     /* t.changes at the last tick */
+	int64_t seen_ms; /* when the last tick saw them move */
 
 	/* statfs (attr.c). */
 	pthread_mutex_t about_lock;

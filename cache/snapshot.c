@@ -44,6 +44,8 @@
 /* Periodic writes: at most this often (a crash loses at most this much
  * of the tree; the catch-up brings it back anyway). */
 #define SNAP_PERIOD_MS (5 * 60 * 1000)
+/* ...once the tree has had no change for this long. */
+#define SNAP_IDLE_MS (10 * 1000)
 /* Header flag: the root folder is listed. */
 #define SNAP_ROOT_LISTED 1u
 
@@ -514,6 +516,7 @@ int snapshot_write(struct cache *c)
 	h.wall_ms = clock_wall_ms();
 	tree_lock(&c->t);
 	rc = collect_locked(c, &h, &v, &n);
+	c->snap_changes = c->t.changes;
 	tree_unlock(&c->t);
 	if (rc == 0)
 		rc = snap_encode(&h, v, n, &buf, &len);
@@ -562,8 +565,25 @@ out:
 
 void snapshot_tick(struct cache *c)
 {
-	if (clock_mono_ms() - c->snap_ms >= SNAP_PERIOD_MS)
-		snapshot_write(c);
+	int64_t now = clock_mono_ms();
+	int64_t period = c->o.snapshot_period_ms > 0 ? c->o.snapshot_period_ms
+						     : SNAP_PERIOD_MS;
+	int64_t idle = MIN(SNAP_IDLE_MS, period / 4);
+	uint64_t changes;
+
+	tree_lock(&c->t);
+	changes = c->t.changes;
+	tree_unlock(&c->t);
+	if (changes != c->seen_changes) {
+		c->seen_changes = changes;
+		c->seen_ms = now;
+	}
+	/* Something changed since the last write, and the tree has been
+	 * quiet for a while (or busy for a long time). */
+	if (changes == c->snap_changes || now - c->snap_ms < period ||
+	    (now - c->seen_ms < idle && now - c->snap_ms < 3 * period))
+		return;
+	snapshot_write(c);
 }
 
 /* ---- loading ---- */

@@ -294,6 +294,7 @@ int tree_attach_locked(struct tree *t, struct node *n, struct node *dir,
 	free(n->l.dname);
 	n->l.name = nm;
 	n->l.dname = dn;
+	t->changes++;
 	n->l.parent = dir;
 	n->l.deleted = false;
 	tree_ref_locked(dir);
@@ -334,6 +335,7 @@ void tree_detach_locked(struct tree *t, struct node *n)
 {
 	struct node *dir = n->l.parent;
 
+	t->changes++;
 	if (!dir)
 		return;
 	if (n->l.dname)
@@ -346,6 +348,7 @@ void tree_detach_locked(struct tree *t, struct node *n)
 
 void tree_set_id_locked(struct tree *t, struct node *n, const char *id)
 {
+	t->changes++;
 	if (n->id[0])
 		hmap_remove(&t->by_id, &n->by_id);
 	str_copy(n->id, sizeof(n->id), id);
@@ -672,7 +675,7 @@ static bool prop_exec(const struct drive_file *f)
  * that is where the mount shows it, so no move is planned.
  * Returns 0 or -ENOMEM.
  */
-static int set_remote(const struct tree *t, struct node *n,
+static int set_remote(struct tree *t, struct node *n,
 		      const struct drive_file *f, const struct node *dir)
 {
 	const char *sl = drive_file_app_prop(f, TREE_PROP_SYMLINK);
@@ -687,6 +690,7 @@ static int set_remote(const struct tree *t, struct node *n,
 	}
 	free(n->r.name);
 	free(n->r.symlink);
+	t->changes++;
 	n->r.name = name;
 	n->r.symlink = symlink;
 	n->r.exists = true;

@@ -210,6 +210,11 @@ struct tree {
 	struct list_head lru;	/* nodes with cached bytes, oldest first */
 	int64_t cached_bytes;	/* sum of present bytes over all nodes */
 
+	/* Bumped when a node is attached, detached, gets another id or
+	 * another remote state: the snapshot is rewritten only after it
+	 * moved (snapshot.c). */
+	uint64_t changes;
+
 	/* Inodes of freed nodes whose cache files are still to be removed
 	 * (with the lock dropped: tree_take_dead_locked()). */
 	uint64_t *dead;

@@ -443,6 +443,10 @@ static int start_cache(struct daemon *dm, const char *root_id)
 			  : CACHE_CONFLICT_KEEP_BOTH;
 	co.host = getenv("DRIVEFS_HOSTNAME"); /* tests: two "machines" */
 	co.account = dm->account;
+	/* Tests: periodic snapshot writes sooner than every 5 minutes. */
+	if (getenv("DRIVEFS_SNAPSHOT_PERIOD_MS"))
+		co.snapshot_period_ms =
+		    strtoll(getenv("DRIVEFS_SNAPSHOT_PERIOD_MS"), NULL, 10);
 	rc = cache_new(&co, dm->drive, root_id, &dm->cache);
 	if (rc < 0) {
 		fprintf(stderr, "drivefs: cache directory '%s': %s\n",

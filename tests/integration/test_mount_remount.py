@@ -8,6 +8,7 @@ foreign snapshot, and still lands the journal's pending work."""
 import glob
 import os
 import shutil
+import time
 
 from mountlib import drive_files, poll_until, wait_synced
 
@@ -243,3 +244,28 @@ def test_rename_over_after_snapshot_then_crash(mount_factory, drive):
     wait_synced(m3, DEADLINE)
     assert drive.content(f["a.txt"]["id"]) == b"alpha, saved\n"
     assert drive_files(drive)["a.txt"]["id"] == f["a.txt"]["id"]
+
+
+def test_periodic_snapshot_survives_crash(mount_factory, drive):
+    seed_tree(drive)
+    env = {"DRIVEFS_SNAPSHOT_PERIOD_MS": "400"}
+    m = mount_factory(env=env)
+    tree = walk(m.path)
+    walked = time.time()
+
+    def written():
+        # One written after the walk, or (if the walk changed nothing
+        # after an earlier write) any once two periods have passed.
+        found = glob.glob(os.path.join(str(m.cache_dir), "*", "snapshot"))
+        return found and (os.stat(found[0]).st_mtime > walked or
+                          time.time() > walked + 2)
+    poll_until(written, DEADLINE, "a periodic snapshot")
+    m.expect_exit = (-9,)
+    m._kill()
+    m._stopped = True
+    drive.reset_stats()
+    m2 = mount_factory(cache_dir=m.cache_dir)
+    assert listing(m2.path) == ["a.txt", "b.txt", "other", "sub"]
+    total, kinds = api_calls(drive)
+    assert total <= 2 and "files.list" not in kinds, kinds
+    assert walk(m2.path) == tree
