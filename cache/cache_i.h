@@ -103,6 +103,10 @@ struct cache {
 	bool fetch_stop;
 	int prefetch_jobs; /* listing jobs queued or running */
 
+	/* Listings drop clean folders with children Drive no longer lists
+	 * there (set when the change feed restarts). t.lock. */
+	bool prune_folders;
+
 	/* Change poller (poll.c): keeps the page token; polls every
 	 * o.poll_interval_ms, or only catches up once at start when 0. */
 	struct poller *poll;

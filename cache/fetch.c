@@ -77,6 +77,12 @@ static void prune_unlisted_locked(struct cache *c, struct node *dir,
 		    !n->id[0] || !n->r.exists || strcmp(n->r.parent, dir->id) ||
 		    tree_subtree_busy_locked(n))
 			continue;
+		/* A folder with children goes only after the change feed
+		 * was restarted (poll.c): then listings are all we have.
+		 * Otherwise the poller says when a folder left. */
+		if (n->kind == NODE_DIR && !list_empty(&n->children) &&
+		    !c->prune_folders)
+			continue;
 		log_debug(SUB, "'%s' (%s) is no longer in Drive's folder %s",
 			  tree_name_for_log(n), n->id, dir->id);
 		tree_drop_subtree_locked(&c->t, n, gone_inval, c);

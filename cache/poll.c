@@ -515,6 +515,7 @@ static int restart_feed(struct poller *p, const struct drive_err *why)
 	memcpy(p->token, tok, sizeof(p->token));
 	pthread_mutex_unlock(&p->lock);
 	tree_lock(&c->t);
+	c->prune_folders = true;
 	unlist_locked(c->t.root);
 	tree_ref_locked(c->t.root);
 	rc = fetch_ensure_listed_locked(c, c->t.root);
