@@ -62,9 +62,10 @@ void cache_opts_init(struct cache_opts *o);
 /*
  * A cache for the Drive folder @root_id using @d (borrowed, outlives the
  * cache). Creates o->dir/content, takes o->dir/lock (-EBUSY when another
- * mount uses it) and discards content a previous run left (metadata
- * persistence is issue 5). Starts no thread. Returns 0 or -errno with a
- * message logged.
+ * mount uses it), loads the metadata snapshot of a previous run when it
+ * belongs to o->account and @root_id (snapshot.h) and discards content a
+ * previous run left but for the journal's dirty files. Starts no thread.
+ * Returns 0 or -errno with a message logged.
  */
 int cache_new(const struct cache_opts *o, struct drive *d, const char *root_id,
 	      struct cache **out);
@@ -102,9 +103,12 @@ struct cache_notify {
 	void *ctx;
 };
 /*
- * Take the changes start token (blocks on Drive) for polling every
- * @interval_ms (0: no polling, returns 0). Call before the root is first
- * listed. Returns 0 or -errno (logged).
+ * Set up the change feed for polling every @interval_ms (0: no polling):
+ * the snapshot's page token when cache_new() loaded one (no request; the
+ * poll thread then catches up at once, also with @interval_ms 0), else a
+ * start token from Drive (blocks; taken even without polling, as the
+ * position a snapshot saves). Call before the root is first listed.
+ * Returns 0 or -errno (logged).
  */
 int cache_poll_prepare(struct cache *c, int64_t interval_ms);
 /* Start the "drivefs-poll" thread; @nf is copied (NULL: no kernel

@@ -23,7 +23,12 @@
  *   drivefs-ids     cache/idpool.c: files.generateIds refills.
  *   drivefs-poll    cache/poll.c: changes.list every --poll-interval, the
  *                   tree lock per change, then kernel invalidations
- *                   (fuse_lowlevel_notify_inval_*) with no lock held.
+ *                   (fuse_lowlevel_notify_inval_*) with no lock held. After
+ *                   a warm start it first catches up from the snapshot's
+ *                   token (with --poll-interval 0 only that, then ends).
+ *   drivefs-journal cache/journal.c: flushes journal records every second
+ *                   (disk) and writes the metadata snapshot now and then
+ *                   (cache/snapshot.c: the tree lock to copy, then disk).
  *   drivefs-signal  only while draining: a second SIGTERM/SIGINT aborts it.
  *   drivefs-ctl     fs/ctl.c: the control socket, one request at a time
  *                   (2 s I/O timeouts); the tree lock briefly for a status
