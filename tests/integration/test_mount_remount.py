@@ -8,6 +8,7 @@ foreign snapshot, and still lands the journal's pending work."""
 import glob
 import os
 import shutil
+import signal
 import time
 
 from mountlib import drive_files, poll_until, wait_synced
@@ -269,3 +270,17 @@ def test_periodic_snapshot_survives_crash(mount_factory, drive):
     total, kinds = api_calls(drive)
     assert total <= 2 and "files.list" not in kinds, kinds
     assert walk(m2.path) == tree
+
+
+def test_sigterm_leaves_snapshot(mount_factory, drive):
+    seed_tree(drive)
+    m = mount_factory()
+    tree = walk(m.path)
+    os.kill(m.pid, signal.SIGTERM)
+    assert m.proc.wait(DEADLINE) == 0
+    assert os.path.getsize(snapshot_of(m)) > 0
+    drive.reset_stats()
+    m2 = mount_factory(cache_dir=m.cache_dir)
+    assert walk(m2.path) == tree
+    total, kinds = api_calls(drive)
+    assert "files.list" not in kinds, kinds
