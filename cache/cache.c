@@ -15,6 +15,8 @@
 #include "cache/cache_i.h"
 #include "cache/conflict.h"
 #include "cache/journal.h"
+#include "cache/snapshot.h"
+#include "common/clock.h"
 #include "common/log.h"
 
 #define SUB "cache"
@@ -172,6 +174,12 @@ int cache_new(const struct cache_opts *o, struct drive *d, const char *root_id,
 		goto fail;
 	c->t_ready = true;
 	c->t.host = c->host;
+	/* What the last run knew of Drive, then (cache_start()) the
+	 * journal's pending work on top of it. */
+	step = "loading the metadata snapshot";
+	rc = snapshot_load(c);
+	if (rc < 0)
+		goto fail;
 	/* Recovered nodes keep their inode numbers (content/<ino>). */
 	c->t.next_ino = MAX(c->t.next_ino, journal_max_ino(c->j) + 1);
 	step = "the content directory";
@@ -198,12 +206,30 @@ fail_msg:
 	return rc;
 }
 
+bool cache_snapshot_loaded(struct cache *c)
+{
+	return c->snap_token[0] != '\0';
+}
+
+const char *cache_account_email(struct cache *c)
+{
+	return c->about.email;
+}
+
+const char *cache_root_id(struct cache *c)
+{
+	return c->t.root->id;
+}
+
 int cache_start(struct cache *c)
 {
 	int rc;
 
 	/* Before any uploader runs or the kernel is served: what a crashed
 	 * run acknowledged is pending again. */
+	/* Before the journal thread starts (it writes snapshots). */
+	c->started = true;
+	c->snap_ms = clock_mono_ms();
 	rc = journal_recover(c);
 	if (rc == 0)
 		rc = idpool_new(c->d, &c->ids);
@@ -221,12 +247,15 @@ void cache_free(struct cache *c)
 {
 	if (!c)
 		return;
-	cache_poll_free(c);
+	cache_poll_stop(c); /* its page token goes into the snapshot */
 	if (c->t_ready) {
 		fetch_stop(c);
 		sync_stop(c);
 		journal_close(c); /* what is left pending stays on disk */
+		/* After the journal thread (periodic writes) stopped. */
+		snapshot_write(c);
 	}
+	cache_poll_free(c);
 	idpool_free(c->ids);
 	while (c->t_ready && !list_empty(&c->handles)) {
 		struct cache_handle *h =

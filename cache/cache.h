@@ -48,7 +48,12 @@ struct cache_opts {
 	const struct tree_naming *naming; /* borrowed, outlives the cache */
 	enum cache_conflict_policy conflict;
 	const char *host; /* names conflict copies; NULL: gethostname() */
-	uid_t uid;	  /* owner shown for every file */
+	/* Who the snapshot (snapshot.h) must belong to: an opaque key of
+	 * the account and the API endpoint from fs/; NULL: no snapshot. */
+	const char *account;
+	int64_t snapshot_period_ms; /* periodic writes at most this often
+				       (0: 5 minutes) */
+	uid_t uid;		    /* owner shown for every file */
 	gid_t gid;
 };
 
@@ -57,12 +62,20 @@ void cache_opts_init(struct cache_opts *o);
 /*
  * A cache for the Drive folder @root_id using @d (borrowed, outlives the
  * cache). Creates o->dir/content, takes o->dir/lock (-EBUSY when another
- * mount uses it) and discards content a previous run left (metadata
- * persistence is issue 5). Starts no thread. Returns 0 or -errno with a
- * message logged.
+ * mount uses it), loads the metadata snapshot of a previous run when it
+ * belongs to o->account and @root_id (snapshot.h) and discards content a
+ * previous run left but for the journal's dirty files. Starts no thread.
+ * Returns 0 or -errno with a message logged.
  */
 int cache_new(const struct cache_opts *o, struct drive *d, const char *root_id,
 	      struct cache **out);
+/* A metadata snapshot was loaded (cache_new()): the tree is warm. */
+bool cache_snapshot_loaded(struct cache *c);
+/* The account's address the snapshot or cache_set_about() gave ("").
+ * Stable once the cache is started. */
+const char *cache_account_email(struct cache *c);
+/* The Drive id of the mounted folder. */
+const char *cache_root_id(struct cache *c);
 /* Start the uploaders, readahead workers and the id pool. */
 int cache_start(struct cache *c);
 /*
@@ -90,9 +103,12 @@ struct cache_notify {
 	void *ctx;
 };
 /*
- * Take the changes start token (blocks on Drive) for polling every
- * @interval_ms (0: no polling, returns 0). Call before the root is first
- * listed. Returns 0 or -errno (logged).
+ * Set up the change feed for polling every @interval_ms (0: no polling):
+ * the snapshot's page token when cache_new() loaded one (no request; the
+ * poll thread then catches up at once, also with @interval_ms 0), else a
+ * start token from Drive (blocks; taken even without polling, as the
+ * position a snapshot saves). Call before the root is first listed.
+ * Returns 0 or -errno (logged).
  */
 int cache_poll_prepare(struct cache *c, int64_t interval_ms);
 /* Start the "drivefs-poll" thread; @nf is copied (NULL: no kernel

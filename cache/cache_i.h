@@ -19,6 +19,7 @@
 #include "cache/cache.h"
 #include "cache/idpool.h"
 #include "cache/local_only.h"
+#include "cache/snapshot.h"
 #include "cache/store.h"
 #include "cache/tree.h"
 #include "drive/drive.h"
@@ -102,8 +103,23 @@ struct cache {
 	bool fetch_stop;
 	int prefetch_jobs; /* listing jobs queued or running */
 
-	/* Change poller (poll.c), NULL when not polling. */
+	/* Listings drop clean folders with children Drive no longer lists
+	 * there (set when the change feed restarts). t.lock. */
+	bool prune_folders;
+
+	/* Change poller (poll.c): keeps the page token; polls every
+	 * o.poll_interval_ms, or only catches up once at start when 0. */
 	struct poller *poll;
+
+	/* Metadata snapshot (snapshot.c). started and snap_token are set
+	 * before threads start; the rest is the journal thread's (periodic
+	 * writes), then cache_free()'s once that thread is joined. */
+	bool started;			     /* cache_start() ran */
+	char snap_token[SNAP_TOKEN_MAX + 1]; /* loaded: catch up from it */
+	int64_t snap_ms;		     /* last write, monotonic */
+	uint64_t snap_changes;		     /* t.changes the last write saw */
+	uint64_t seen_changes;		     /* t.changes at the last tick */
+	int64_t seen_ms; /* when the last tick saw them move */
 
 	/* statfs (attr.c). */
 	pthread_mutex_t about_lock;
@@ -213,6 +229,9 @@ void twins_check_dir_locked(struct cache *c, struct node *dir);
 void twins_check_name_locked(struct cache *c, struct node *dir,
 			     const char *name);
 
+/* poll.c: the page token the tree is current to, into @buf; false when
+ * there is none. Any lock but t.lock. */
+bool cache_poll_token(struct cache *c, char *buf, size_t size);
 /* poll.c: stop the poller (cache_poll_stop()) and free it. */
 void cache_poll_free(struct cache *c);
 /* Make the poller poll now (no-op without one). Any lock but t.lock. */

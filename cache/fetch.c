@@ -57,6 +57,11 @@ static int apply_one(void *arg, const struct drive_file *f)
 	return rc;
 }
 
+static void gone_inval(void *ctx, uint64_t dir, const char *dname)
+{
+	poll_queue_inval(ctx, dir, dname);
+}
+
 /*
  * After a listing of @dir (generation dir->list_gen): a clean child that
  * Drive listed here before but not this time has left (a change we missed
@@ -74,21 +79,17 @@ static void prune_unlisted_locked(struct cache *c, struct node *dir,
 		/* Heard of after the listing began: newer than it. */
 		if (n->list_gen == dir->list_gen || n->r.seen_ms >= start_ms ||
 		    !n->id[0] || !n->r.exists || strcmp(n->r.parent, dir->id) ||
-		    list_linked(&n->s.pending) || n->s.in_flight ||
-		    n->c.dirty || n->c.open_writers ||
-		    (n->kind == NODE_DIR && !list_empty(&n->children)))
+		    tree_subtree_busy_locked(n))
+			continue;
+		/* A folder with children goes only after the change feed
+		 * was restarted (poll.c): then listings are all we have.
+		 * Otherwise the poller says when a folder left. */
+		if (n->kind == NODE_DIR && !list_empty(&n->children) &&
+		    !c->prune_folders)
 			continue;
 		log_debug(SUB, "'%s' (%s) is no longer in Drive's folder %s",
 			  tree_name_for_log(n), n->id, dir->id);
-		poll_queue_inval(c, dir->ino, n->l.dname);
-		tree_ref_locked(n);
-		tree_detach_locked(&c->t, n);
-		n->l.deleted = true;
-		n->r.exists = false;
-		tree_set_id_locked(&c->t, n, "");
-		n->c.orphan = true;
-		n->c.epoch++;
-		tree_unref_locked(&c->t, n);
+		tree_drop_subtree_locked(&c->t, n, gone_inval, c);
 	}
 }
 

@@ -42,6 +42,7 @@
 
 #include "cache/cache_i.h"
 #include "cache/journal.h"
+#include "cache/snapshot.h"
 #include "common/clock.h"
 #include "common/io.h"
 #include "common/log.h"
@@ -402,38 +403,6 @@ static void keep_last(struct journal *j, struct load_ctx *l)
 	j->n_live = k;
 }
 
-static int read_all(int fd, uint8_t **out, size_t *len)
-{
-	struct stat st;
-	uint8_t *b;
-	size_t got = 0;
-
-	*out = NULL;
-	*len = 0;
-	if (fstat(fd, &st) < 0)
-		return -errno;
-	if (st.st_size == 0)
-		return 0;
-	b = malloc((size_t)st.st_size);
-	if (!b)
-		return -ENOMEM;
-	while (got < (size_t)st.st_size) {
-		ssize_t r =
-		    pread(fd, b + got, (size_t)st.st_size - got, (off_t)got);
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0) {
-			free(b);
-			return r < 0 ? -errno : -EIO;
-		}
-		got += (size_t)r;
-	}
-	*out = b;
-	*len = got;
-	return 0;
-}
-
 int journal_open(const char *dir, struct journal **out)
 {
 	struct journal *j = calloc(1, sizeof(*j));
@@ -459,7 +428,7 @@ int journal_open(const char *dir, struct journal **out)
 		rc = -errno;
 		goto fail;
 	}
-	rc = read_all(j->fd, &data, &len);
+	rc = io_read_all(j->fd, SIZE_MAX, &data, &len);
 	if (rc < 0)
 		goto fail;
 	n = journal_scan(data, len, load_one, &l, &good, &ignored);
@@ -921,6 +890,14 @@ static void *journal_main(void *arg)
 		clock_gettime(CLOCK_REALTIME, &ts);
 		ts.tv_sec += JOURNAL_FLUSH_MS / 1000;
 		pthread_cond_timedwait(&j->cond, &j->lock, &ts);
+		if (j->stop)
+			continue;
+		if (j->c) {
+			/* The tree lock comes before ours. */
+			pthread_mutex_unlock(&j->lock);
+			snapshot_tick(j->c);
+			pthread_mutex_lock(&j->lock);
+		}
 		if (j->stop || j->flushing || j->durable >= j->appended)
 			continue;
 		flush_jlocked(j);
@@ -969,18 +946,42 @@ static int build_locked(struct cache *c, struct rnode *x)
 	struct tree *t = &c->t;
 	const struct jrec *r = &x->r;
 	uint64_t next = t->next_ino;
-	struct node *n;
+	struct node *n = tree_get_locked(t, r->ino), *holder;
 
-	if (tree_get_locked(t, r->ino))
+	/* Nodes the snapshot loaded (snapshot.h) are Drive's view; the
+	 * journal's record says what this mount did with them since. A
+	 * node already rebuilt from the journal is in flight. */
+	if (n && n->s.in_flight)
 		return -EEXIST;
-	if (r->id[0] && tree_by_id_locked(t, r->id))
-		return -EEXIST;
-	t->next_ino = r->ino;
-	n = tree_node_new_locked(t, (enum node_kind)r->kind);
-	t->next_ino = MAX(next, r->ino + 1);
-	if (!n)
-		return -ENOMEM;
-	tree_ref_locked(n);
+	if (n && n->kind != (enum node_kind)r->kind) {
+		tree_drop_subtree_locked(t, n, NULL, NULL); /* stale */
+		n = tree_get_locked(t, r->ino);
+		if (n)
+			return -EEXIST;
+	}
+	holder = r->id[0] ? tree_by_id_locked(t, r->id) : NULL;
+	if (holder && holder != n) {
+		if (holder->s.in_flight)
+			return -EEXIST;
+		/* The id moved to this node after the snapshot (a rename
+		 * over): the snapshot's holder of it is stale. */
+		tree_drop_subtree_locked(t, holder, NULL, NULL);
+		n = tree_get_locked(t, r->ino);
+	}
+	if (n) {
+		tree_ref_locked(n);
+		tree_detach_locked(t, n);
+		tree_set_id_locked(t, n, "");
+		n->c.orphan = false;
+	} else {
+		t->next_ino = r->ino;
+		n = tree_node_new_locked(t, (enum node_kind)r->kind);
+		t->next_ino = MAX(next, r->ino + 1);
+		if (!n)
+			return -ENOMEM;
+		tree_ref_locked(n);
+		n->listed = n->kind == NODE_DIR && !(r->flags & JF_REXISTS);
+	}
 	/* Until it is placed: a listing of its folder must not take its
 	 * local state from Drive (tree_apply_listed_locked()). */
 	n->s.in_flight = true;
@@ -1010,7 +1011,8 @@ static int build_locked(struct cache *c, struct rnode *x)
 	n->r.size = r->r_size;
 	n->r.mtime_ms = r->r_mtime_ms;
 	n->s.placed_here = r->flags & JF_PLACED;
-	n->listed = n->kind == NODE_DIR && !n->r.exists;
+	if (!n->r.exists)
+		n->listed = n->kind == NODE_DIR;
 	n->c.dirty = r->flags & JF_DIRTY;
 	if (n->c.dirty)
 		n->c.data_gen = 1;

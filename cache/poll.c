@@ -32,6 +32,7 @@
 #include "cache/cache_i.h"
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/str.h"
 
 #define SUB "poll"
 #define TOKEN_MAX 256
@@ -51,11 +52,14 @@ struct poller {
 	struct cache *c;
 	struct cache_notify nf;
 	int64_t interval_ms;
-	char token[TOKEN_MAX];
+	bool periodic; /* interval_ms > 0: else only the start catch-up */
+	bool catchup;  /* started from a snapshot's token: poll at once */
+	char token[TOKEN_MAX]; /* written by the poll thread under lock */
 	pthread_t thread;
 	bool running;
 
-	pthread_mutex_t lock; /* protects stop, wake, last_ok_wall_ms */
+	pthread_mutex_t lock; /* protects stop, wake, last_ok_wall_ms,
+				 token (for other threads' reads) */
 	pthread_cond_t cond;
 	bool stop;
 	bool wake; /* poll_wake(): poll now */
@@ -68,7 +72,8 @@ struct poller {
 
 	/* Owned by the poll thread. */
 	struct invals inv;
-	bool failing; /* the last poll failed (warned once) */
+	bool failing;	  /* the last poll failed (warned once) */
+	size_t n_changes; /* changes seen by the current poll */
 };
 
 static void invals_add(struct invals *l, uint64_t ino, const char *name)
@@ -142,7 +147,7 @@ void poll_queue_refresh(struct cache *c, const char *id)
 {
 	struct poller *p = c->poll;
 
-	if (!p)
+	if (!p || !p->periodic)
 		return;
 	pthread_mutex_lock(&p->lock);
 	if (p->n_refresh == p->cap_refresh) {
@@ -166,7 +171,7 @@ void poll_queue_relist(struct cache *c, uint64_t ino)
 {
 	struct poller *p = c->poll;
 
-	if (!p)
+	if (!p || !p->periodic)
 		return; /* the next lookup lists it */
 	pthread_mutex_lock(&p->lock);
 	if (p->n_relist == p->cap_relist) {
@@ -190,7 +195,7 @@ void poll_queue_inval(struct cache *c, uint64_t ino, const char *name)
 {
 	struct poller *p = c->poll;
 
-	if (!p)
+	if (!p || !p->periodic)
 		return; /* no poller: the kernel's timeouts do it */
 	pthread_mutex_lock(&p->lock);
 	invals_add(&p->queued, ino, name);
@@ -221,53 +226,19 @@ static bool below(const struct node *d, const struct node *n)
 	return false;
 }
 
+static void gone_inval(void *ctx, uint64_t dir, const char *dname)
+{
+	add_inval(ctx, dir, dname);
+}
+
 static bool has_work(const struct node *n)
 {
-	/* An open writer may write any moment: its bytes must survive. */
-	return list_linked(&n->s.pending) || n->s.in_flight || n->c.dirty ||
-	       n->c.open_writers;
+	return tree_has_work_locked(n);
 }
 
-/* @n or anything below it has local work. */
-static bool subtree_busy(const struct node *n)
-{
-	struct list_head *pos;
-
-	if (has_work(n))
-		return true;
-	if (n->kind != NODE_DIR)
-		return false;
-	list_for_each(pos, &n->children)
-	{
-		if (subtree_busy(list_entry(pos, struct node, sibling)))
-			return true;
-	}
-	return false;
-}
-
-/*
- * Forget @n and everything below it: Drive no longer has it here. Each is
- * detached, loses its id (a later move back in makes a new node) and
- * becomes a tombstone Drive never had, so the syncer has nothing to send.
- */
 static void drop_subtree(struct poller *p, struct node *n)
 {
-	struct tree *t = &p->c->t;
-	struct node *dir = n->l.parent;
-
-	tree_ref_locked(n);
-	while (n->kind == NODE_DIR && !list_empty(&n->children))
-		drop_subtree(
-		    p, list_entry(n->children.next, struct node, sibling));
-	if (dir && n->l.dname)
-		add_inval(p, dir->ino, n->l.dname);
-	tree_detach_locked(t, n);
-	n->l.deleted = true;
-	n->r.exists = false;
-	tree_set_id_locked(t, n, "");
-	n->c.orphan = true;
-	n->c.epoch++;
-	tree_unref_locked(t, n);
+	tree_drop_subtree_locked(&p->c->t, n, gone_inval, p);
 }
 
 /* What we know of @n equals @f: nothing happened (or it was us). */
@@ -282,7 +253,7 @@ static void gone(struct poller *p, struct node *n, const char *why)
 {
 	if (n == p->c->t.root)
 		return;
-	if (subtree_busy(n)) {
+	if (tree_subtree_busy_locked(n)) {
 		n->s.remote_changed = true;
 		log_info(SUB,
 			 "'%s' (%s) was %s in Drive but has local changes: "
@@ -363,6 +334,7 @@ static int apply_change(void *arg, const struct drive_change *ch)
 	int rc = 0;
 
 	tree_lock(t);
+	p->n_changes++;
 	n = tree_by_id_locked(t, ch->file_id);
 	if (n == t->root)
 		goto out;
@@ -502,6 +474,67 @@ static void relist_queued(struct poller *p)
 	free(inos);
 }
 
+/* Un-list every folder below @d (listed again on next access). */
+static void unlist_locked(struct node *d)
+{
+	struct list_head *pos;
+
+	if (!d->listing)
+		d->listed = false;
+	list_for_each(pos, &d->children)
+	{
+		struct node *n = list_entry(pos, struct node, sibling);
+
+		if (n->kind == NODE_DIR)
+			unlist_locked(n);
+	}
+}
+
+/*
+ * Drive refused the page token (too old, or not its own: 400/404/410).
+ * Take a new start token, then forget which folders are listed: each is
+ * listed again (the root now, the others on their next access), and a
+ * listing drops what Drive no longer has (fetch.c). Returns 0 or -errno.
+ */
+static int restart_feed(struct poller *p, const struct drive_err *why)
+{
+	struct cache *c = p->c;
+	char tok[TOKEN_MAX];
+	struct drive_err err;
+	int rc;
+
+	log_warn(SUB,
+		 "Drive refused the saved changes token (%d %s): listing "
+		 "the mounted folders again",
+		 (int)why->http_status, why->reason);
+	drive_err_init(&err);
+	rc = drive_changes_start_token(c->d, tok, sizeof(tok), &err);
+	if (rc < 0)
+		return rc;
+	pthread_mutex_lock(&p->lock);
+	memcpy(p->token, tok, sizeof(p->token));
+	pthread_mutex_unlock(&p->lock);
+	tree_lock(&c->t);
+	c->prune_folders = true;
+	unlist_locked(c->t.root);
+	tree_ref_locked(c->t.root);
+	rc = fetch_ensure_listed_locked(c, c->t.root);
+	tree_unref_locked(&c->t, c->t.root);
+	tree_unlock(&c->t);
+	add_inval(p, TREE_ROOT_INO, NULL);
+	flush_invals(p);
+	return rc;
+}
+
+/* Drive answers a page token it no longer takes with 400 "invalid"
+ * (Invalid Value, location pageToken); 404 and 410 are taken alike. */
+static bool token_refused(int rc, const struct drive_err *err)
+{
+	(void)rc;
+	return (err->http_status == 400 && !strcmp(err->reason, "invalid")) ||
+	       err->http_status == 404 || err->http_status == 410;
+}
+
 static void poll_once(struct poller *p)
 {
 	char next[TOKEN_MAX];
@@ -510,12 +543,15 @@ static void poll_once(struct poller *p)
 
 	drive_err_init(&err);
 	next[0] = '\0';
+	p->n_changes = 0;
 	refresh_queued(p);
 	relist_queued(p);
 	flush_invals(p); /* the syncer's, queued since the last poll */
 	rc = drive_changes_list(p->c->d, p->token, apply_change, p, next,
 				sizeof(next), &err);
 	flush_invals(p);
+	if (rc < 0 && token_refused(rc, &err))
+		rc = restart_feed(p, &err);
 	if (rc < 0) {
 		if (!p->failing)
 			log_warn(SUB,
@@ -528,12 +564,18 @@ static void poll_once(struct poller *p)
 	}
 	if (p->failing)
 		log_info(SUB, "polling Drive for changes works again");
+	if (p->catchup)
+		log_info(SUB,
+			 "caught up with Drive: %zu changes since the "
+			 "snapshot",
+			 p->n_changes);
 	p->failing = false;
+	p->catchup = false;
 	pthread_mutex_lock(&p->lock);
 	p->last_ok_wall_ms = clock_wall_ms();
-	pthread_mutex_unlock(&p->lock);
 	if (next[0])
 		memcpy(p->token, next, sizeof(p->token));
+	pthread_mutex_unlock(&p->lock);
 }
 
 static void *poll_main(void *arg)
@@ -543,11 +585,19 @@ static void *poll_main(void *arg)
 
 	pthread_setname_np(pthread_self(), "drivefs-poll");
 	pthread_mutex_lock(&p->lock);
-	while (!p->stop) {
-		clock_mono_timespec_after(p->interval_ms, &ts);
-		while (!p->stop && !p->wake &&
-		       pthread_cond_timedwait(&p->cond, &p->lock, &ts) == 0)
-			;
+	/* From a snapshot: catch up with what changed while unmounted now,
+	 * while the mount already serves the snapshot (retried every
+	 * interval, or every minute without polling, until it works). */
+	while (!p->stop && (p->periodic || p->catchup)) {
+		int64_t wait_ms = p->periodic ? p->interval_ms : 60000;
+
+		if (!p->catchup || p->failing) {
+			clock_mono_timespec_after(wait_ms, &ts);
+			while (!p->stop && !p->wake &&
+			       pthread_cond_timedwait(&p->cond, &p->lock,
+						      &ts) == 0)
+				;
+		}
 		if (p->stop)
 			break;
 		p->wake = false;
@@ -566,20 +616,32 @@ int cache_poll_prepare(struct cache *c, int64_t interval_ms)
 	struct drive_err err;
 	int rc;
 
-	if (interval_ms <= 0 || c->poll)
+	if (c->poll)
 		return 0;
 	p = calloc(1, sizeof(*p));
 	if (!p)
 		return -ENOMEM;
 	p->c = c;
 	p->interval_ms = interval_ms;
+	p->periodic = interval_ms > 0;
 	drive_err_init(&err);
-	rc = drive_changes_start_token(c->d, p->token, sizeof(p->token), &err);
-	if (rc < 0) {
-		log_err(SUB, "getting the changes start token failed: %s%s%s",
-			strerror(-rc), err.reason[0] ? ": " : "", err.reason);
-		free(p);
-		return rc;
+	if (c->snap_token[0]) {
+		/* The snapshot's position in the feed: no start token. */
+		str_copy(p->token, sizeof(p->token), c->snap_token);
+		p->catchup = true;
+	} else {
+		/* Also without polling: a snapshot needs a position. */
+		rc = drive_changes_start_token(c->d, p->token, sizeof(p->token),
+					       &err);
+		if (rc < 0) {
+			log_err(SUB,
+				"getting the changes start token failed: "
+				"%s%s%s",
+				strerror(-rc), err.reason[0] ? ": " : "",
+				err.reason);
+			free(p);
+			return rc;
+		}
 	}
 	pthread_mutex_init(&p->lock, NULL);
 	pthread_condattr_init(&ca);
@@ -590,12 +652,27 @@ int cache_poll_prepare(struct cache *c, int64_t interval_ms)
 	return 0;
 }
 
+bool cache_poll_token(struct cache *c, char *buf, size_t size)
+{
+	struct poller *p = c->poll;
+	bool ok;
+
+	if (!p)
+		return false;
+	pthread_mutex_lock(&p->lock);
+	ok = p->token[0] && strlen(p->token) < size;
+	if (ok)
+		memcpy(buf, p->token, strlen(p->token) + 1);
+	pthread_mutex_unlock(&p->lock);
+	return ok;
+}
+
 int cache_poll_start(struct cache *c, const struct cache_notify *nf)
 {
 	struct poller *p = c->poll;
 	int rc;
 
-	if (!p || p->running)
+	if (!p || p->running || (!p->periodic && !p->catchup))
 		return 0;
 	if (nf)
 		p->nf = *nf;
@@ -629,7 +706,7 @@ void poll_wake(struct cache *c)
 {
 	struct poller *p = c->poll;
 
-	if (!p)
+	if (!p || !p->periodic)
 		return;
 	pthread_mutex_lock(&p->lock);
 	p->wake = true;

@@ -294,6 +294,7 @@ int tree_attach_locked(struct tree *t, struct node *n, struct node *dir,
 	free(n->l.dname);
 	n->l.name = nm;
 	n->l.dname = dn;
+	t->changes++;
 	n->l.parent = dir;
 	n->l.deleted = false;
 	tree_ref_locked(dir);
@@ -334,6 +335,7 @@ void tree_detach_locked(struct tree *t, struct node *n)
 {
 	struct node *dir = n->l.parent;
 
+	t->changes++;
 	if (!dir)
 		return;
 	if (n->l.dname)
@@ -346,6 +348,7 @@ void tree_detach_locked(struct tree *t, struct node *n)
 
 void tree_set_id_locked(struct tree *t, struct node *n, const char *id)
 {
+	t->changes++;
 	if (n->id[0])
 		hmap_remove(&t->by_id, &n->by_id);
 	str_copy(n->id, sizeof(n->id), id);
@@ -413,6 +416,53 @@ void tree_maybe_free_locked(struct tree *t, struct node *n)
 	    n->c.pins)
 		return;
 	node_free(t, n);
+}
+
+bool tree_has_work_locked(const struct node *n)
+{
+	/* An open writer may write any moment: its bytes must survive. */
+	return list_linked(&n->s.pending) || n->s.in_flight || n->c.dirty ||
+	       n->c.open_writers;
+}
+
+bool tree_subtree_busy_locked(const struct node *n)
+{
+	struct list_head *pos;
+
+	if (tree_has_work_locked(n))
+		return true;
+	if (n->kind != NODE_DIR)
+		return false;
+	list_for_each(pos, &n->children)
+	{
+		if (tree_subtree_busy_locked(
+			list_entry(pos, struct node, sibling)))
+			return true;
+	}
+	return false;
+}
+
+void tree_drop_subtree_locked(struct tree *t, struct node *n,
+			      void (*gone)(void *ctx, uint64_t dir,
+					   const char *dname),
+			      void *ctx)
+{
+	struct node *dir = n->l.parent;
+
+	tree_ref_locked(n);
+	while (n->kind == NODE_DIR && !list_empty(&n->children))
+		tree_drop_subtree_locked(
+		    t, list_entry(n->children.next, struct node, sibling), gone,
+		    ctx);
+	if (dir && n->l.dname && gone)
+		gone(ctx, dir->ino, n->l.dname);
+	tree_detach_locked(t, n);
+	n->l.deleted = true;
+	n->r.exists = false;
+	tree_set_id_locked(t, n, "");
+	n->c.orphan = true;
+	n->c.epoch++;
+	tree_unref_locked(t, n);
 }
 
 bool tree_content_whole_locked(const struct node *n)
@@ -625,7 +675,7 @@ static bool prop_exec(const struct drive_file *f)
  * that is where the mount shows it, so no move is planned.
  * Returns 0 or -ENOMEM.
  */
-static int set_remote(const struct tree *t, struct node *n,
+static int set_remote(struct tree *t, struct node *n,
 		      const struct drive_file *f, const char *parent_id)
 {
 	const char *sl = drive_file_app_prop(f, TREE_PROP_SYMLINK);
@@ -640,6 +690,7 @@ static int set_remote(const struct tree *t, struct node *n,
 	}
 	free(n->r.name);
 	free(n->r.symlink);
+	t->changes++;
 	n->r.name = name;
 	n->r.symlink = symlink;
 	n->r.exists = true;

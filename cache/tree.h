@@ -210,6 +210,11 @@ struct tree {
 	struct list_head lru;	/* nodes with cached bytes, oldest first */
 	int64_t cached_bytes;	/* sum of present bytes over all nodes */
 
+	/* Bumped when a node is attached, detached, gets another id or
+	 * another remote state: the snapshot is rewritten only after it
+	 * moved (snapshot.c). */
+	uint64_t changes;
+
 	/* Inodes of freed nodes whose cache files are still to be removed
 	 * (with the lock dropped: tree_take_dead_locked()). */
 	uint64_t *dead;
@@ -283,6 +288,22 @@ void tree_unref_locked(struct tree *t, struct node *n);
 void tree_forget_locked(struct tree *t, struct node *n, uint64_t count);
 /* Free @n if nothing holds it any more (see the top of this file). */
 void tree_maybe_free_locked(struct tree *t, struct node *n);
+
+/* @n has local work: pending, in flight, dirty or open for writing. */
+bool tree_has_work_locked(const struct node *n);
+/* @n or anything below it has local work. */
+bool tree_subtree_busy_locked(const struct node *n);
+/*
+ * Forget @n and everything below it: Drive no longer has it here. Each is
+ * detached, loses its id (a later move back in makes a new node) and
+ * becomes a tombstone Drive never had, so the syncer has nothing to send.
+ * @gone (may be NULL) is called with (folder inode, display name) of each
+ * entry that left a folder, for kernel invalidations. May free nodes.
+ */
+void tree_drop_subtree_locked(struct tree *t, struct node *n,
+			      void (*gone)(void *ctx, uint64_t dir,
+					   const char *dname),
+			      void *ctx);
 
 /*
  * Hand over the inodes of freed nodes that had cache files: *@out is new

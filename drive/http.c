@@ -109,7 +109,7 @@ struct xfer {
  * and no libcurl call is made under it except curl_multi_wakeup().
  */
 struct http {
-	struct http_opts opts; /* immutable */
+	struct http_opts opts; /* immutable but max_retries (atomic) */
 	char *user_agent;      /* immutable, owned */
 	CURLM *multi;	       /* I/O thread only (wakeup: any thread) */
 	pthread_t thread;
@@ -725,6 +725,17 @@ static CURLcode global_rc;
 static void global_init(void)
 {
 	global_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+/* opts.max_retries may change once the daemon has checked Drive. */
+static int max_retries(struct http *h)
+{
+	return __atomic_load_n(&h->opts.max_retries, __ATOMIC_RELAXED);
+}
+
+void http_set_max_retries(struct http *h, int n)
+{
+	__atomic_store_n(&h->opts.max_retries, MAX(n, 0), __ATOMIC_RELAXED);
 }
 
 int http_new(const struct http_opts *o, struct http **out)
@@ -1434,10 +1445,10 @@ int http_do(struct http *h, const struct http_req *req, struct http_resp *resp,
 		if (oc == OUT_TRANSPORT && !sent &&
 		    (err.curl_code == CURLE_COULDNT_CONNECT ||
 		     err.curl_code == CURLE_COULDNT_RESOLVE_HOST) &&
-		    retries >= MIN(HTTP_CONNECT_RETRIES, h->opts.max_retries))
+		    retries >= MIN(HTTP_CONNECT_RETRIES, max_retries(h)))
 			retry = false;
 		if (!retry || (req->flags & HTTP_NO_RETRY) ||
-		    retries >= h->opts.max_retries) {
+		    retries >= max_retries(h)) {
 			if (retry && retries > 0)
 				log_info(SUBSYS,
 					 "%s %s: %s, giving up after "

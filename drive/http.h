@@ -150,6 +150,11 @@ int http_new(const struct http_opts *o, struct http **out);
  */
 void http_free(struct http *h);
 /*
+ * Change the retries per request (the daemon checks Drive with few, then
+ * runs with the default). Any thread; requests running pick it up.
+ */
+void http_set_max_retries(struct http *h, int max_retries);
+/*
  * Fail waiting and future requests quickly with -ECANCELED (shutdown):
  * transfers in flight are aborted, backoff and pacer waits end. Any thread.
  */

@@ -100,5 +100,15 @@ extern const struct tree_naming fs_naming;
  */
 int fs_root_resolve(struct drive *d, const char *spec, const char *my_drive,
 		    char id[DRIVE_ID_MAX + 1], char *why, size_t whysz);
+/*
+ * The root index: which folder id --root @spec resolved to for account
+ * key @account, remembered in <@base>/roots/ so that a remount with a
+ * metadata snapshot need not ask Drive. get: 0 or -ENOENT (not known or
+ * unreadable); put: 0 or -errno. @key is a hex digest (cred_sha256_hex()
+ * of account and spec), computed by the caller.
+ */
+int fs_root_index_get(const char *base, const char *key,
+		      char id[DRIVE_ID_MAX + 1]);
+int fs_root_index_put(const char *base, const char *key, const char *id);
 
 #endif

@@ -23,7 +23,12 @@
  *   drivefs-ids     cache/idpool.c: files.generateIds refills.
  *   drivefs-poll    cache/poll.c: changes.list every --poll-interval, the
  *                   tree lock per change, then kernel invalidations
- *                   (fuse_lowlevel_notify_inval_*) with no lock held.
+ *                   (fuse_lowlevel_notify_inval_*) with no lock held. After
+ *                   a warm start it first catches up from the snapshot's
+ *                   token (with --poll-interval 0 only that, then ends).
+ *   drivefs-journal cache/journal.c: flushes journal records every second
+ *                   (disk) and writes the metadata snapshot now and then
+ *                   (cache/snapshot.c: the tree lock to copy, then disk).
  *   drivefs-signal  only while draining: a second SIGTERM/SIGINT aborts it.
  *   drivefs-ctl     fs/ctl.c: the control socket, one request at a time
  *                   (2 s I/O timeouts); the tree lock briefly for a status
@@ -95,7 +100,10 @@ struct daemon {
 	bool mounted;
 	int ready_fd; /* daemon mode: pipe to the parent */
 	char mountpoint[PATH_MAX];
-	char cache_dir[PATH_MAX];
+	char cache_base[PATH_MAX]; /* --cache-dir or its default */
+	char cache_dir[PATH_MAX];  /* cache_base/<root id> */
+	char account[65];	   /* cred_identity(): the snapshot's owner */
+	bool warm;		   /* started from a metadata snapshot */
 };
 
 /* Fork; the parent exits with the child's verdict. Returns in the child. */
@@ -213,6 +221,16 @@ static int open_drive(struct daemon *dm, const char *path, int max_retries)
 		cred_release(&cred);
 		return rc;
 	}
+	if (rc == 0)
+		rc = cred_identity(&cred,
+				   dm->opts.api_url ? dm->opts.api_url : "",
+				   dm->account, sizeof(dm->account));
+	if (rc < 0) {
+		fprintf(stderr, "drivefs: credentials '%s': %s\n", path,
+			strerror(-rc));
+		cred_release(&cred);
+		return rc;
+	}
 	rc = oauth_token_new(&cred, &to, dm->http, &dm->token);
 	cred_release(&cred);
 	if (rc < 0) {
@@ -239,18 +257,98 @@ static void close_drive(struct daemon *dm)
 	dm->http = NULL;
 }
 
+/* --cache-dir, else $XDG_CACHE_HOME/drivefs or ~/.cache/drivefs, made
+ * absolute (daemon mode changes to /). */
+static int cache_base(struct daemon *dm)
+{
+	const char *base = dm->opts.cache_dir;
+	const char *xdg = getenv("XDG_CACHE_HOME");
+	const char *home = getenv("HOME");
+	char dflt[PATH_MAX], cwd[PATH_MAX];
+	int n;
+
+	if (!base) {
+		if (xdg && *xdg)
+			snprintf(dflt, sizeof(dflt), "%s/drivefs", xdg);
+		else
+			snprintf(dflt, sizeof(dflt), "%s/.cache/drivefs",
+				 home && *home ? home : "/tmp");
+		base = dflt;
+	}
+	if (base[0] == '/') {
+		n = snprintf(dm->cache_base, sizeof(dm->cache_base), "%s",
+			     base);
+	} else {
+		if (!getcwd(cwd, sizeof(cwd)))
+			return -errno;
+		n = snprintf(dm->cache_base, sizeof(dm->cache_base), "%s/%s",
+			     cwd, base);
+	}
+	return n >= (int)sizeof(dm->cache_base) ? -ENAMETOOLONG : 0;
+}
+
+static int start_cache(struct daemon *dm, const char *root_id);
+
+/* The key of this account and --root in the root index (fs/root.c). */
+static int root_key(struct daemon *dm, char key[65])
+{
+	char s[sizeof(dm->account) + PATH_MAX + 2];
+
+	snprintf(s, sizeof(s), "%s\n%s", dm->account, dm->opts.root);
+	return cred_sha256_hex(s, key, 65);
+}
+
+/*
+ * A warm start: --root resolved before (root index) and the cache holds a
+ * metadata snapshot of it. The mount then asks Drive for nothing before it
+ * serves but an access token (which checks the credentials); the poller
+ * catches up in the background. Returns 1 when warm, 0 when a cold start
+ * is needed (dm->cache may be set), or -errno.
+ */
+static int try_warm(struct daemon *dm, char root_id[DRIVE_ID_MAX + 1])
+{
+	char key[65], tok[4096], why[256];
+	struct drive_err err;
+	int rc;
+
+	if (root_key(dm, key) < 0 ||
+	    fs_root_index_get(dm->cache_base, key, root_id) < 0)
+		return 0;
+	rc = start_cache(dm, root_id);
+	if (rc < 0)
+		return rc;
+	if (!cache_snapshot_loaded(dm->cache))
+		return 0;
+	drive_err_init(&err);
+	rc = oauth_token_get(dm->token, false, tok, sizeof(tok), &err);
+	explicit_bzero(tok, sizeof(tok));
+	if (rc < 0) {
+		fprintf(stderr,
+			"drivefs: Drive at %s does not accept these "
+			"credentials: %s\n",
+			dm->opts.api_url,
+			err.http_status || err.curl_code || err.reason[0]
+			    ? drive_err_str(&err, why, sizeof(why))
+			    : strerror(-rc));
+		return rc;
+	}
+	return 1;
+}
+
 /*
  * Check that the credentials work, Drive answers and --root exists, with
- * few retries so a mistake is reported in seconds; then build the client
- * stack the mount runs on (normal retries).
+ * few retries so a mistake is reported in seconds (from a snapshot: only
+ * the credentials, try_warm()); then run with the normal retries.
  */
 static int connect_drive(struct daemon *dm, struct drive_about *about,
 			 char root_id[DRIVE_ID_MAX + 1])
 {
-	char path[PATH_MAX], why[256];
+	char path[PATH_MAX], why[256], key[65];
 	struct drive_err err;
+	struct http_opts ho;
 	int rc;
 
+	memset(about, 0, sizeof(*about));
 	if (dm->opts.credentials) {
 		str_copy(path, sizeof(path), dm->opts.credentials);
 	} else if (cred_find(path, sizeof(path)) < 0) {
@@ -261,9 +359,28 @@ static int connect_drive(struct daemon *dm, struct drive_about *about,
 			"shows where drivefs looks)\n");
 		return -ENOENT;
 	}
+	rc = cache_base(dm);
+	if (rc < 0) {
+		fprintf(stderr, "drivefs: cache directory: %s\n",
+			strerror(-rc));
+		return rc;
+	}
 	rc = open_drive(dm, path, STARTUP_RETRIES);
 	if (rc < 0)
 		return rc;
+	rc = try_warm(dm, root_id);
+	if (rc < 0)
+		return rc;
+	dm->warm = rc == 1;
+	if (dm->warm) {
+		snprintf(about->email, sizeof(about->email), "%s",
+			 cache_account_email(dm->cache));
+		log_info(SUB,
+			 "connected to Drive as %s (metadata from the "
+			 "snapshot)",
+			 about->email);
+		goto out;
+	}
 	drive_err_init(&err);
 	rc = drive_about_get(dm->drive, about, &err);
 	if (rc < 0) {
@@ -283,57 +400,37 @@ static int connect_drive(struct daemon *dm, struct drive_about *about,
 			why[0] ? why : strerror(-rc));
 		return rc;
 	}
+	if (root_key(dm, key) == 0 &&
+	    fs_root_index_put(dm->cache_base, key, root_id) < 0)
+		log_debug(SUB, "remembering the --root id failed");
+	if (dm->cache && strcmp(cache_root_id(dm->cache), root_id)) {
+		cache_free(dm->cache); /* --root moved: another directory */
+		dm->cache = NULL;
+	}
+	if (!dm->cache) {
+		rc = start_cache(dm, root_id);
+		if (rc < 0)
+			return rc;
+	}
+	cache_set_about(dm->cache, about);
 	log_info(SUB, "connected to Drive as %s", about->email);
-	close_drive(dm);
-	return open_drive(dm, path, -1);
-}
-
-/* --cache-dir, else $XDG_CACHE_HOME/drivefs or ~/.cache/drivefs; then
- * one subdirectory per mounted folder. */
-static int cache_path(struct daemon *dm, const char *root_id)
-{
-	const char *base = dm->opts.cache_dir;
-	const char *xdg = getenv("XDG_CACHE_HOME");
-	const char *home = getenv("HOME");
-	char dflt[PATH_MAX];
-
-	if (!base) {
-		if (xdg && *xdg)
-			snprintf(dflt, sizeof(dflt), "%s/drivefs", xdg);
-		else
-			snprintf(dflt, sizeof(dflt), "%s/.cache/drivefs",
-				 home && *home ? home : "/tmp");
-		base = dflt;
-	}
-	if (base[0] != '/') {
-		/* Daemon mode changes to /: keep the path meaningful. */
-		char cwd[PATH_MAX];
-
-		if (!getcwd(cwd, sizeof(cwd)))
-			return -errno;
-		if (snprintf(dm->cache_dir, sizeof(dm->cache_dir), "%s/%s/%s",
-			     cwd, base, root_id) >= (int)sizeof(dm->cache_dir))
-			return -ENAMETOOLONG;
-		return 0;
-	}
-	if (snprintf(dm->cache_dir, sizeof(dm->cache_dir), "%s/%s", base,
-		     root_id) >= (int)sizeof(dm->cache_dir))
-		return -ENAMETOOLONG;
+out:
+	http_opts_init(&ho);
+	http_set_max_retries(dm->http, ho.max_retries);
 	return 0;
 }
 
-static int start_cache(struct daemon *dm, const char *root_id,
-		       const struct drive_about *about)
+static int start_cache(struct daemon *dm, const char *root_id)
 {
 	const char *lo[FS_OPTS_MAX_LOCAL_ONLY + 16];
 	struct cache_opts co;
 	int rc;
 
-	rc = cache_path(dm, root_id);
-	if (rc < 0) {
+	if (snprintf(dm->cache_dir, sizeof(dm->cache_dir), "%s/%s",
+		     dm->cache_base, root_id) >= (int)sizeof(dm->cache_dir)) {
 		fprintf(stderr, "drivefs: cache directory: %s\n",
-			strerror(-rc));
-		return rc;
+			strerror(ENAMETOOLONG));
+		return -ENAMETOOLONG;
 	}
 	cache_opts_init(&co);
 	co.dir = dm->cache_dir;
@@ -350,19 +447,17 @@ static int start_cache(struct daemon *dm, const char *root_id,
 			  ? CACHE_CONFLICT_REMOTE_WINS
 			  : CACHE_CONFLICT_KEEP_BOTH;
 	co.host = getenv("DRIVEFS_HOSTNAME"); /* tests: two "machines" */
+	co.account = dm->account;
+	/* Tests: periodic snapshot writes sooner than every 5 minutes. */
+	if (getenv("DRIVEFS_SNAPSHOT_PERIOD_MS"))
+		co.snapshot_period_ms =
+		    strtoll(getenv("DRIVEFS_SNAPSHOT_PERIOD_MS"), NULL, 10);
 	rc = cache_new(&co, dm->drive, root_id, &dm->cache);
 	if (rc < 0) {
 		fprintf(stderr, "drivefs: cache directory '%s': %s\n",
 			dm->cache_dir,
 			rc == -EBUSY ? "in use by another drivefs mount"
 				     : strerror(-rc));
-		return rc;
-	}
-	cache_set_about(dm->cache, about);
-	/* Before the root's first listing, so no change is missed. */
-	rc = cache_poll_prepare(dm->cache, dm->opts.poll_interval_ms);
-	if (rc < 0) {
-		fprintf(stderr, "drivefs: Drive changes: %s\n", strerror(-rc));
 		return rc;
 	}
 	return 0;
@@ -535,9 +630,13 @@ static int run(struct daemon *dm)
 	rc = connect_drive(dm, &about, root_id);
 	if (rc < 0)
 		return rc;
-	rc = start_cache(dm, root_id, &about);
-	if (rc < 0)
+	/* Before the root's first listing, so no change is missed (from a
+	 * snapshot: its token, no request). */
+	rc = cache_poll_prepare(dm->cache, dm->opts.poll_interval_ms);
+	if (rc < 0) {
+		fprintf(stderr, "drivefs: Drive changes: %s\n", strerror(-rc));
 		return rc;
+	}
 	rc = mount_fuse(dm);
 	if (rc < 0)
 		return rc;

@@ -7,6 +7,12 @@
  */
 #include "common/compat.h"
 
+#include <fcntl.h>
+#include <limits.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/io.h"
 #include "common/log.h"
 #include "common/str.h"
 #include "fs/fs.h"
@@ -103,5 +109,60 @@ int fs_root_resolve(struct drive *d, const char *spec, const char *my_drive,
 	rc = 0;
 out:
 	free(path);
+	return rc;
+}
+
+int fs_root_index_get(const char *base, const char *key,
+		      char id[DRIVE_ID_MAX + 1])
+{
+	char path[PATH_MAX], buf[DRIVE_ID_MAX + 2];
+	ssize_t n;
+	int fd;
+
+	if (snprintf(path, sizeof(path), "%s/roots/%s", base, key) >=
+	    (int)sizeof(path))
+		return -ENOENT;
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return -ENOENT;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -ENOENT;
+	buf[n] = '\0';
+	buf[strcspn(buf, "\n")] = '\0';
+	if (!drive_id_valid(buf))
+		return -ENOENT; /* damaged: resolve again */
+	memcpy(id, buf, strlen(buf) + 1);
+	return 0;
+}
+
+int fs_root_index_put(const char *base, const char *key, const char *id)
+{
+	char dir[PATH_MAX], path[PATH_MAX + 80], tmp[PATH_MAX + 80];
+	char line[DRIVE_ID_MAX + 2];
+	int fd, rc, len;
+
+	if (snprintf(dir, sizeof(dir), "%s/roots", base) >= (int)sizeof(dir))
+		return -ENAMETOOLONG;
+	if (mkdir(base, 0700) < 0 && errno != EEXIST)
+		return -errno;
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+		return -errno;
+	snprintf(path, sizeof(path), "%s/%s", dir, key);
+	snprintf(tmp, sizeof(tmp), "%s/%s.new", dir, key);
+	len = snprintf(line, sizeof(line), "%s\n", id);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
+		  0600);
+	if (fd < 0)
+		return -errno;
+	rc = io_write_all(fd, line, (size_t)len);
+	if (rc == 0 && fdatasync(fd) < 0)
+		rc = -errno;
+	close(fd);
+	if (rc == 0 && rename(tmp, path) < 0)
+		rc = -errno;
+	if (rc < 0)
+		unlink(tmp);
 	return rc;
 }

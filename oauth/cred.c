@@ -20,6 +20,7 @@
 #include <jansson.h>
 #include <stdarg.h>
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <pwd.h>
 #include <sys/stat.h>
@@ -622,5 +623,52 @@ int cred_write_file(const char *path, const char *json)
 		rc = oauth_write_atomic(path, tmp, json);
 	}
 	free(tmp);
+	return rc;
+}
+
+int cred_sha256_hex(const char *s, char *out, size_t outsz)
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int n = 0;
+
+	if (outsz < 65)
+		return -ERANGE;
+	if (!EVP_Digest(s, strlen(s), md, &n, EVP_sha256(), NULL) || n != 32)
+		return -EIO;
+	for (unsigned int i = 0; i < n; i++)
+		snprintf(out + 2 * i, 3, "%02x", md[i]);
+	return 0;
+}
+
+int cred_identity(const struct cred *c, const char *salt, char *out,
+		  size_t outsz)
+{
+	const char *f[] = {c->type == CRED_SERVICE_ACCOUNT ? "sa" : "user",
+			   c->client_id,
+			   c->refresh_token,
+			   c->client_email,
+			   c->subject,
+			   salt};
+	size_t len = 1;
+	char *s, *p;
+	int rc;
+
+	for (size_t i = 0; i < ARRAY_SIZE(f); i++)
+		len += (f[i] ? strlen(f[i]) : 0) + 1;
+	s = malloc(len);
+	if (!s)
+		return -ENOMEM;
+	p = s;
+	for (size_t i = 0; i < ARRAY_SIZE(f); i++) {
+		size_t n = f[i] ? strlen(f[i]) : 0;
+
+		memcpy(p, f[i] ? f[i] : "", n);
+		p[n] = '\n';
+		p += n + 1;
+	}
+	*p = '\0';
+	rc = cred_sha256_hex(s, out, outsz);
+	OPENSSL_cleanse(s, len); /* holds the refresh token */
+	free(s);
 	return rc;
 }

@@ -22,19 +22,19 @@ enum cred_type {
 
 struct cred {
 	enum cred_type type;
-	char *client_id;	/* authorized_user */
-	char *client_secret;	/* secret */
-	char *refresh_token;	/* secret */
-	char *client_email;	/* service_account */
-	char *private_key_pem;	/* secret */
+	char *client_id;       /* authorized_user */
+	char *client_secret;   /* secret */
+	char *refresh_token;   /* secret */
+	char *client_email;    /* service_account */
+	char *private_key_pem; /* secret */
 	char *private_key_id;
-	char *token_uri;	/* from the file, may be NULL */
-	char *subject;		/* service_account: user to impersonate, or NULL */
-	char *path;		/* where it was read from */
+	char *token_uri; /* from the file, may be NULL */
+	char *subject;	 /* service_account: user to impersonate, or NULL */
+	char *path;	 /* where it was read from */
 };
 
 void cred_init(struct cred *c);
-void cred_release(struct cred *c);	/* wipes secrets */
+void cred_release(struct cred *c); /* wipes secrets */
 
 /*
  * Parse a credential file's JSON text. Returns 0, -EINVAL (malformed, wrong
@@ -110,6 +110,18 @@ int cred_drivefs_path(char *path, size_t pathsz);
  */
 int cred_set_subject(struct cred *c, const char *subject, char *why,
 		     size_t whysz);
+
+/*
+ * A stable key for the account @c signs in as, with @salt (e.g. the API
+ * endpoint) mixed in: the hex SHA-256 of the credential's identifying
+ * fields (client id and refresh token, or client email and subject) into
+ * @out (65 bytes). Secrets cannot be recovered from it. Returns 0 or
+ * -ERANGE/-EIO.
+ */
+int cred_identity(const struct cred *c, const char *salt, char *out,
+		  size_t outsz);
+/* The hex SHA-256 of @s into @out (65 bytes). Returns 0 or -ERANGE/-EIO. */
+int cred_sha256_hex(const char *s, char *out, size_t outsz);
 
 /*
  * Write @json to @path atomically with mode 0600: a temporary file in the
