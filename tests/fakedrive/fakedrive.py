@@ -299,6 +299,13 @@ class FakeDriveServer(ThreadingHTTPServer):
     allow_reuse_address = True
     request_queue_size = 128
 
+    def handle_error(self, request, client_address):
+        # A client that resets an idle keep-alive connection (a daemon
+        # exiting, curl closing a pooled connection) is not our error.
+        if isinstance(sys.exc_info()[1], (ConnectionError, socket.timeout)):
+            return
+        super().handle_error(request, client_address)
+
     def __init__(self, addr, args, data_dir, persist):
         if ":" in addr[0]:
             self.address_family = socket.AF_INET6

@@ -120,21 +120,23 @@ def on_drive(drive, op, args, data):
     f = drive.by_path(args[0])
     if op == "create":
         if f is not None:
+            prev = drive.content(f["id"])
             drive.act("edit", id=f["id"], content=data)
-        else:
-            parent = os.path.dirname(args[0])
-            if parent and drive.by_path(parent) is None:
-                raise OSError(errno.ENOENT, parent)
-            drive.act("create", path=args[0], content=data)
+            return prev
+        parent = os.path.dirname(args[0])
+        if parent and drive.by_path(parent) is None:
+            raise OSError(errno.ENOENT, parent)
+        drive.act("create", path=args[0], content=data)
         return
     if f is None:
         raise OSError(errno.ENOENT, args[0])
-    if op == "rename":
-        moved = drive.content(f["id"])
+    prev = drive.content(f["id"])
     if op == "write":
         drive.act("edit", id=f["id"], content=data)
+        return prev
     elif op == "append":
-        drive.act("edit", id=f["id"], content=drive.content(f["id"]) + data)
+        drive.act("edit", id=f["id"], content=prev + data)
+        return prev
     elif op == "rename":
         dst_dir = os.path.dirname(args[1])
         if drive.by_path(args[1]) is not None:
@@ -148,16 +150,31 @@ def on_drive(drive, op, args, data):
         drive.act("rename", id=f["id"], name=os.path.basename(args[1]))
         if parent != f["parents"][0]:
             drive.act("move", id=f["id"], parent=parent)
-        return moved
+        return prev
     elif op == "delete":
         # The web UI trashes; scripts delete for good.
         drive.act("trash" if data[3] % 2 else "delete", id=f["id"])
 
 
-def apply_model(model, op, args, token, moved=None):
+def elsewhere(model, path, moved):
+    """Paths other than @path whose last write is in the bytes @moved."""
+    return [q for q, tok in model.files.items()
+            if q != path and tok and tok.encode() in moved]
+
+
+def apply_model(model, op, args, token, moved=None, remote=False):
     if op == "mkdir":
         if model.parent_ok(args[0]):
             model.dirs.add(args[0])
+    elif remote and op in ("create", "write", "append") and moved and \
+            elsewhere(model, args[0], moved):
+        # Drive's file at this path is one a mount has renamed away (the
+        # rename not uploaded yet): the edit follows the file's id there.
+        # Neither path is checked any more.
+        for q in elsewhere(model, args[0], moved):
+            model.files[q] = None
+        if args[0] in model.files or model.parent_ok(args[0]):
+            model.files[args[0]] = None
     elif op == "create" or op == "write":
         if moved:
             # The mount replaced the bytes of the file it showed there: if
@@ -243,7 +260,8 @@ def test_storm(mount_factory, drive):
                 unexpected.append("op %d %s %s%r: %s" % (seq, name, op,
                                                          args, e))
             continue
-        apply_model(model, op, args, data.decode().strip(), moved)
+        apply_model(model, op, args, data.decode().strip(), moved,
+                    remote=m is None)
         done += 1
         if rng.random() < 0.1:
             time.sleep(rng.random() * 0.4)  # let polls and uploads in
