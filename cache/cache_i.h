@@ -62,6 +62,9 @@ struct fetch_job {
 /* Longest resumable session URL we keep (drive_upload.session_url). */
 #define CACHE_STREAM_URL_MAX 2048
 
+/* Longest request of a streamed upload (a multiple of DRIVE_CHUNK_UNIT). */
+#define STREAM_CHUNK_MAX (INT64_C(1) << 30)
+
 /* The streamed upload (stream.c): at most one. Protected by t.lock. */
 struct cache_stream {
 	struct node *n; /* referenced; NULL: none */

@@ -267,7 +267,7 @@ static void open_locked(struct cache *c)
 	pthread_cond_broadcast(&c->sync_cond);
 }
 
-/* Send the next chunk of s->n. Drops the lock. */
+/* Send the next @chunk bytes of s->n. Drops the lock. */
 static void put_locked(struct cache *c, int64_t chunk)
 {
 	struct cache_stream *s = &c->stream;
@@ -304,6 +304,10 @@ static void put_locked(struct cache *c, int64_t chunk)
 		if (rc == -ENOENT)
 			s->url[0] = '\0'; /* nothing left to cancel */
 	} else {
+		log_debug(SUB,
+			  "'%s': %" PRId64 " bytes sent from %" PRId64
+			  ", Drive holds %" PRId64,
+			  c->stream_prog.path, chunk, from, held);
 		s->held = held;
 		__atomic_store_n(&c->stream_prog.done, held, __ATOMIC_RELAXED);
 	}
@@ -355,7 +359,12 @@ static void *stream_main(void *arg)
 		} else if (!s->url[0]) {
 			open_locked(c);
 		} else if (s->held + chunk < n->l.size) {
-			put_locked(c, chunk);
+			/* All that is written, but never the last byte: the
+			 * total is not known yet. */
+			int64_t len = n->l.size - 1 - s->held;
+
+			len -= len % DRIVE_CHUNK_UNIT;
+			put_locked(c, MIN(len, STREAM_CHUNK_MAX));
 		} else {
 			wait_locked(c, STREAM_IDLE_MS);
 		}

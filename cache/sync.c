@@ -488,8 +488,12 @@ static int upload(struct cache *c, struct job *j, const struct drive_meta *m,
 	u.size = j->size;
 	u.progress = on_progress;
 	u.progress_ctx = j;
-	if (create)
+	if (create && j->stream_url[0]) {
 		memcpy(u.session_url, j->stream_url, sizeof(u.session_url));
+		/* The rest in one request: most is in Drive already, and
+		 * each chunk costs a round trip (stream.c). */
+		u.chunk_size = STREAM_CHUNK_MAX;
+	}
 	progress_begin(j);
 	rc = drive_files_upload(c->d, &u, res, err);
 	progress_end(j);

@@ -197,6 +197,8 @@ struct drive_upload {
 				       application/octet-stream */
 	drive_progress_cb progress; /* may be NULL */
 	void *progress_ctx;
+	int64_t chunk_size; /* resumable chunk of this call, a multiple of
+			       DRIVE_CHUNK_UNIT; 0: drive_opts.chunk_size */
 	/*
 	 * Resumable session to continue (from an earlier interrupted call),
 	 * or "" to start one; set on return while the session is open so the

@@ -582,9 +582,11 @@ static int resumable(struct drive *d, struct drive_upload *u,
 				      strerror(-rc));
 			goto out;
 		}
-		r = session_put(d, u, t, held,
-				MIN(d->chunk_size, u->size - held), &resp, &now,
-				&rc, err);
+		r = session_put(
+		    d, u, t, held,
+		    MIN(u->chunk_size > 0 ? u->chunk_size : d->chunk_size,
+			u->size - held),
+		    &resp, &now, &rc, err);
 		if (r == PUT_FAILED) {
 			if (!drive_err_retryable(err) ||
 			    ++no_progress > UPLOAD_NO_PROGRESS_MAX)
@@ -636,6 +638,8 @@ static int check_args(const struct drive_upload *u, struct drive_err *err)
 		why = "a create needs metadata";
 	else if (!mime_ok(u->mime_type))
 		why = "bad content type";
+	else if (u->chunk_size < 0 || u->chunk_size % DRIVE_CHUNK_UNIT)
+		why = "bad chunk size";
 	if (why) {
 		drive_err_set(err, 0, "invalidArgument", "upload: %s", why);
 		return -EINVAL;
@@ -722,7 +726,7 @@ int drive_stream_open(struct drive *d, struct drive_upload *u,
 	if (!mime)
 		u->mime_type = "application/octet-stream";
 	if (u->update_id || !u->meta || !u->meta->id ||
-	    !mime_ok(u->mime_type)) {
+	    !mime_ok(u->mime_type) || u->chunk_size % DRIVE_CHUNK_UNIT) {
 		drive_err_set(err, 0, "invalidArgument",
 			      "streamed upload: a create with its id only");
 		rc = -EINVAL;

@@ -151,6 +151,11 @@ def test_stream_crash_then_remount(mount_factory, drive):
     assert (m2.path / "big.bin").stat().st_size == 100 * MiB
 
 
+def fired(drive):
+    return {k: v for k, v in drive._ctl("GET", "faults")["fired"].items()
+            if v}
+
+
 def test_stream_faults_mid_chunk(mount_factory, drive):
     m = mount_factory(allow_log=(r"upload|503|backendError|dropped",))
     drive.fault(kind="upload.resumable.chunk", action="drop_mid_body",
@@ -160,6 +165,9 @@ def test_stream_faults_mid_chunk(mount_factory, drive):
     w = Writer(m.path / "big.bin")
     w.append(150)
     wait_streamed(drive, 3)
+    # Both hit the stream, before the close.
+    poll_until(lambda: len(fired(drive)) == 2, DEADLINE, "faults fired")
+    assert fired(drive) == {"drop_mid_body": 1, "error": 1}
     w.append(50)
     w.close()
     wait_synced(m, DEADLINE)
