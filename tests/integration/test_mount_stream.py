@@ -9,7 +9,8 @@ import hashlib
 import os
 import random
 
-from mountlib import drive_files, poll_until, wait_synced
+from mountlib import (ctl_request, ctl_socket, drive_files, poll_until,
+                      wait_synced)
 
 MiB = 1 << 20
 CHUNK = 64 * MiB       # DRIVE_CHUNK_DEFAULT
@@ -68,6 +69,10 @@ def test_stream_uploads_while_open(mount, drive):
     w = Writer(mount.path / "big.bin")
     w.append(100)
     wait_streamed(drive)
+    # drivefs-status lists it among the uploads in flight.
+    ups = ctl_request(ctl_socket(mount), {"cmd": "status"})["uploads"]
+    assert [u["path"] for u in ups] == ["big.bin"], ups
+    assert ups[0]["done"] > 0, ups
     w.append(100)
     before = chunks(drive)
     assert "big.bin" not in drive_files(drive)   # no file before the end
