@@ -179,3 +179,15 @@ def test_stream_faults_mid_chunk(mount_factory, drive):
     assert_one(drive, "big.bin", w.md5())
     assert drive.stats().get("requests", {}).get("upload.resumable.start") \
         == 1
+
+
+def test_stream_fsync_while_open(mount, drive):
+    w = Writer(mount.path / "big.bin")
+    w.append(100)
+    wait_streamed(drive)
+    os.fsync(w.fd)                   # the whole file now, as without streams
+    assert drive_files(drive)["big.bin"]["md5Checksum"] == w.md5()
+    w.append(20)
+    w.close()
+    wait_synced(mount, DEADLINE)
+    assert_one(drive, "big.bin", w.md5())
