@@ -78,6 +78,7 @@ struct cache_stream {
 	int64_t limit;			/* end of the bytes read for Drive */
 	bool busy;			/* a request in flight (lock dropped) */
 	bool dead;			/* to be abandoned */
+	const char *why;		/* ...because (a static string) */
 	uint64_t refused_ino; /* killed while open: not again until closed */
 };
 

@@ -60,6 +60,16 @@ static void signal_locked(struct cache *c)
 	pthread_cond_signal(&c->stream_cond);
 }
 
+/* Mark the stream to be abandoned by its thread, for @why (static). */
+static void kill_locked(struct cache *c, const char *why)
+{
+	if (!c->stream.dead) {
+		c->stream.dead = true;
+		c->stream.why = why;
+	}
+	signal_locked(c);
+}
+
 /* Forget the stream (not busy). Returns the session to cancel in @url. */
 static void clear_locked(struct cache *c, char url[CACHE_STREAM_URL_MAX])
 {
@@ -74,6 +84,7 @@ static void clear_locked(struct cache *c, char url[CACHE_STREAM_URL_MAX])
 	s->url[0] = '\0';
 	s->held = s->limit = 0;
 	s->dead = false;
+	s->why = NULL;
 	c->stream_prog.total = 0;
 	if (n)
 		tree_unref_locked(&c->t, n);
@@ -92,10 +103,10 @@ static void drop_locked(struct cache *c, const char *why)
 		s->refused_ino = s->n->ino;
 	if (s->held > 0) {
 		tree_path_locked(s->n, path, sizeof(path));
-		log_info(SUB,
-			 "streamed upload of '%s' abandoned (%s): it is "
-			 "uploaded after close",
-			 path, why);
+		log_info(
+		    SUB, "streamed upload of '%s' abandoned (%s)%s", path, why,
+		    s->n->l.deleted ? ""
+				    : ": the whole file is uploaded instead");
 	}
 	clear_locked(c, url);
 	if (!url[0])
@@ -125,7 +136,8 @@ void stream_note_write_locked(struct cache *c, struct node *n, int64_t off,
 		return;
 	if (s->n == n) {
 		if (off < s->limit && !s->dead) {
-			s->dead = true; /* these bytes may have gone already */
+			/* These bytes may have gone already. */
+			kill_locked(c, "written below the bytes sent");
 			log_debug(SUB,
 				  "write at %" PRId64 " below the streamed "
 				  "%" PRId64 ": stream stopped",
@@ -141,15 +153,14 @@ void stream_note_write_locked(struct cache *c, struct node *n, int64_t off,
 	s->url[0] = '\0';
 	s->held = s->limit = 0;
 	s->dead = false;
+	s->why = NULL;
 	signal_locked(c);
 }
 
 void stream_note_truncate_locked(struct cache *c, struct node *n)
 {
-	if (c->stream.n == n && !c->stream.dead) {
-		c->stream.dead = true;
-		signal_locked(c);
-	}
+	if (c->stream.n == n && !c->stream.dead)
+		kill_locked(c, "truncated");
 }
 
 void stream_note_release_locked(struct cache *c, struct node *n)
@@ -190,8 +201,8 @@ bool stream_take_locked(struct cache *c, struct node *n, bool create,
 	     exec == s->exec && !strcmp(n->id, s->id);
 	if (!ok) {
 		/* The uploader sends the whole file: abandon the session. */
-		s->dead = true;
-		signal_locked(c);
+		kill_locked(c, n->c.open_writers ? "fsync or unmount while open"
+						 : "renamed, moved or chmod");
 		return false;
 	}
 	clear_locked(c, url);
@@ -211,7 +222,7 @@ static void open_locked(struct cache *c)
 	int rc;
 
 	if (!sync_create_ready_locked(c, n)) {
-		s->dead = true;
+		kill_locked(c, "not a create any more");
 		return;
 	}
 	if (!n->id[0]) {
@@ -219,7 +230,7 @@ static void open_locked(struct cache *c)
 		rc = idpool_take(c->ids, id);
 		tree_lock(&c->t);
 		if (rc < 0 || s->n != n) {
-			s->dead = true;
+			kill_locked(c, "no id");
 			return;
 		}
 		if (!n->id[0])
@@ -228,7 +239,7 @@ static void open_locked(struct cache *c)
 	free(s->name);
 	s->name = strdup(n->l.name);
 	if (!s->name) {
-		s->dead = true;
+		kill_locked(c, "out of memory");
 		return;
 	}
 	memcpy(s->id, n->id, sizeof(s->id));
@@ -267,7 +278,7 @@ static void open_locked(struct cache *c)
 		log_info(SUB, "opening a streamed upload of '%s' failed: %s",
 			 c->stream_prog.path,
 			 err.reason[0] ? err.reason : strerror(-rc));
-		s->dead = true;
+		kill_locked(c, "session not opened");
 		/* A session may be open all the same: cancel it too. */
 	}
 	memcpy(s->url, u.session_url, sizeof(s->url));
@@ -307,7 +318,7 @@ static void put_locked(struct cache *c, int64_t chunk)
 			 ": %s",
 			 c->stream_prog.path, from,
 			 err.reason[0] ? err.reason : strerror(-rc));
-		s->dead = true;
+		kill_locked(c, "request failed");
 		if (rc == -ENOENT)
 			s->url[0] = '\0'; /* nothing left to cancel */
 	} else {
@@ -346,9 +357,9 @@ static void *stream_main(void *arg)
 			continue;
 		}
 		if (s->dead || n->l.deleted || n->r.exists) {
-			drop_locked(c, s->dead ? "rewritten, truncated or "
-						 "failed"
-					       : "deleted or created");
+			drop_locked(c, s->why	      ? s->why
+				       : n->l.deleted ? "deleted"
+						      : "created meanwhile");
 			continue;
 		}
 		if (n->s.in_flight || !n->c.open_writers) {
