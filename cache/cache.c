@@ -146,6 +146,7 @@ int cache_new(const struct cache_opts *o, struct drive *d, const char *root_id,
 	list_init(&c->fetch_jobs);
 	list_init(&c->handles);
 	init_cond(&c->sync_cond);
+	init_cond(&c->stream_cond);
 	init_cond(&c->fetch_cond);
 	pthread_mutex_init(&c->about_lock, NULL);
 	conflict_host_init(c, o->host);
@@ -236,6 +237,8 @@ int cache_start(struct cache *c)
 	if (rc == 0)
 		rc = sync_start(c);
 	if (rc == 0)
+		rc = stream_start(c);
+	if (rc == 0)
 		rc = fetch_start(c);
 	if (rc < 0)
 		log_err(SUB, "starting the cache threads failed: %s",
@@ -250,6 +253,7 @@ void cache_free(struct cache *c)
 	cache_poll_stop(c); /* its page token goes into the snapshot */
 	if (c->t_ready) {
 		fetch_stop(c);
+		stream_stop(c);
 		sync_stop(c);
 		journal_close(c); /* what is left pending stays on disk */
 		/* After the journal thread (periodic writes) stopped. */
@@ -274,6 +278,7 @@ void cache_free(struct cache *c)
 	if (c->lock_fd >= 0)
 		close(c->lock_fd);
 	pthread_cond_destroy(&c->sync_cond);
+	pthread_cond_destroy(&c->stream_cond);
 	pthread_cond_destroy(&c->fetch_cond);
 	pthread_mutex_destroy(&c->about_lock);
 	free(c->dir);

@@ -59,6 +59,29 @@ struct fetch_job {
 	int depth;
 };
 
+/* Longest resumable session URL we keep (drive_upload.session_url). */
+#define CACHE_STREAM_URL_MAX 2048
+
+/* Longest request of a streamed upload (a multiple of DRIVE_CHUNK_UNIT). */
+#define STREAM_CHUNK_MAX (INT64_C(1) << 30)
+
+/* The streamed upload (stream.c): at most one. Protected by t.lock. */
+struct cache_stream {
+	struct node *n; /* referenced; NULL: none */
+	char id[DRIVE_ID_MAX + 1];
+	char parent[DRIVE_ID_MAX + 1];
+	char *name; /* the session's metadata: id, parent, name, exec */
+	bool exec;
+	int64_t mtime_ms;
+	char url[CACHE_STREAM_URL_MAX]; /* "" until the session is open */
+	int64_t held;			/* bytes Drive confirmed */
+	int64_t limit;			/* end of the bytes read for Drive */
+	bool busy;			/* a request in flight (lock dropped) */
+	bool dead;			/* to be abandoned */
+	const char *why;		/* ...because (a static string) */
+	uint64_t refused_ino; /* killed while open: not again until closed */
+};
+
 struct cache {
 	struct cache_opts o;
 	char *dir;	 /* owned copy of o.dir */
@@ -84,6 +107,14 @@ struct cache {
 	bool drain_abort;
 	bool paused;				 /* cache_pause() */
 	struct cache_upload_progress *sync_prog; /* per worker; total 0: idle */
+
+	/* Streamed upload (stream.c). Protected by t.lock. */
+	struct cache_stream stream;
+	pthread_cond_t stream_cond;
+	pthread_t stream_thread;
+	bool stream_running;
+	bool stream_stop;
+	struct cache_upload_progress stream_prog;
 
 	/* Conflicts resolved (conflict.c), a ring. Protected by t.lock. */
 	struct cache_conflict conflicts[CACHE_CONFLICTS_KEPT];
@@ -213,6 +244,30 @@ int sync_wait_node_locked(struct cache *c, struct node *n);
 const char *sync_state_locked(const struct node *n);
 int sync_start(struct cache *c);
 void sync_stop(struct cache *c);
+/* Is @n a create the uploader could send now (plan CREATE)? */
+bool sync_create_ready_locked(struct cache *c, struct node *n);
+
+/*
+ * Streamed uploads (stream.c). Hooks: a write of [@off, @end) to @n (may
+ * claim the stream for @n, or kill it), a truncate (kills it), the last
+ * writer's close. stream_busy_locked(): a request of @n's stream is in
+ * flight (the uploader waits). stream_ready_locked(): @n is closed and its
+ * stream holds bytes in Drive (no writeback delay). stream_take_locked():
+ * the uploader, about to push @n: if @n's stream matches the create
+ * (@name, @parent, @exec) it gets the session URL in @url and true, and the
+ * stream is over; else an existing stream of @n is abandoned.
+ */
+void stream_note_write_locked(struct cache *c, struct node *n, int64_t off,
+			      int64_t end);
+void stream_note_truncate_locked(struct cache *c, struct node *n);
+void stream_note_release_locked(struct cache *c, struct node *n);
+bool stream_busy_locked(struct cache *c, const struct node *n);
+bool stream_ready_locked(struct cache *c, const struct node *n);
+bool stream_take_locked(struct cache *c, struct node *n, bool create,
+			const char *name, const char *parent, bool exec,
+			char url[CACHE_STREAM_URL_MAX]);
+int stream_start(struct cache *c);
+void stream_stop(struct cache *c);
 
 /*
  * status.c: count one access for the hit rate: an open of a small file

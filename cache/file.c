@@ -70,6 +70,7 @@ int cache_truncate_locked(struct cache *c, struct node *n, int64_t size, int fd)
 	n->c.pins--;
 	if (rc < 0)
 		return rc;
+	stream_note_truncate_locked(c, n);
 	old = n->l.size;
 	n->l.size = size;
 	ranges_remove(&n->c.present, size, INT64_MAX);
@@ -348,6 +349,7 @@ void cache_write_end(struct cache *c, struct cache_handle *h, int64_t off,
 	}
 	ranges_add(&n->c.present, off, end);
 	bytes_changed_locked(c, n);
+	stream_note_write_locked(c, n, off, end);
 	evict = c->t.cached_bytes > c->o.size_max;
 	tree_unlock(&c->t);
 	/* A clean file turned dirty: journaled before the write is
@@ -404,7 +406,9 @@ void cache_release(struct cache *c, struct cache_handle *h)
 	n->c.open_count--;
 	if (writable(h->flags)) {
 		n->c.open_writers--;
-		/* The writeback delay runs from the last close. */
+		stream_note_release_locked(c, n);
+		/* The writeback delay runs from the last close (none when a
+		 * streamed upload has most of the bytes in Drive). */
 		if (!n->c.open_writers)
 			sync_note_locked(c, n);
 	}

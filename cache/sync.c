@@ -231,8 +231,10 @@ void sync_note_locked(struct cache *c, struct node *n)
 		n->s.fails = 0;
 		n->s.retry_ms = 0;
 	}
-	n->s.due_ms =
-	    n->s.urgent ? 0 : clock_mono_ms() + c->o.writeback_delay_ms;
+	/* A closed file whose stream has bytes in Drive: no delay. */
+	n->s.due_ms = n->s.urgent || stream_ready_locked(c, n)
+			  ? 0
+			  : clock_mono_ms() + c->o.writeback_delay_ms;
 	place_locked(c, n, true);
 }
 
@@ -286,6 +288,8 @@ struct job {
 	bool lost_create;	   /* lost_create() found Drive holding it */
 	bool id_unusable;	   /* ...or the id can no longer be used */
 	struct drive_file *remote; /* Drive's state at the check */
+	/* A create finishing the streamed upload's session (stream.c). */
+	char stream_url[CACHE_STREAM_URL_MAX];
 };
 
 static void job_release(struct job *j)
@@ -484,6 +488,12 @@ static int upload(struct cache *c, struct job *j, const struct drive_meta *m,
 	u.size = j->size;
 	u.progress = on_progress;
 	u.progress_ctx = j;
+	if (create && j->stream_url[0]) {
+		memcpy(u.session_url, j->stream_url, sizeof(u.session_url));
+		/* The rest in one request: most is in Drive already, and
+		 * each chunk costs a round trip (stream.c). */
+		u.chunk_size = STREAM_CHUNK_MAX;
+	}
 	progress_begin(j);
 	rc = drive_files_upload(c->d, &u, res, err);
 	progress_end(j);
@@ -897,6 +907,11 @@ static void settle_locked(struct cache *c, struct job *j,
 	switch (j->verdict) {
 	case PLAN_CHECK_UPLOAD:
 		apply_locked(c, j, res);
+		if (j->stream_url[0] && j->attrs && res &&
+		    res->modified_ms >= 0 && ours)
+			/* The session was opened before the last write: Drive
+			 * has that mtime, the next push sends the final one. */
+			n->r.mtime_ms = res->modified_ms;
 		if (j->local_wins)
 			conflict_record_locked(c, n, NULL, "local-wins");
 		if (j->remote && res && j->remote->version >= 0 &&
@@ -936,6 +951,12 @@ static void settle_locked(struct cache *c, struct job *j,
 				j->path, j->id, strerror(-rc));
 		break;
 	}
+}
+
+bool sync_create_ready_locked(struct cache *c, struct node *n)
+{
+	return plan_for_locked(c, n).op == PLAN_CREATE && n->l.parent &&
+	       n->l.parent->r.exists && n->l.parent->id[0];
 }
 
 /* Give @n a Drive id from the pool (blocking). Drops the lock. */
@@ -1062,6 +1083,8 @@ static void run_locked(struct cache *c, int w, struct node *n,
 		goto done;
 	j.c = c;
 	j.worker = w;
+	stream_take_locked(c, n, cur.op == PLAN_CREATE && j.kind == NODE_FILE,
+			   j.name, j.parent, j.exec, j.stream_url);
 	memcpy(c->sync_busy[w], j.id, sizeof(j.id));
 	if (cur.op == PLAN_CREATE)
 		journal_note_locked(c, n); /* the id, before Drive has it */
@@ -1115,6 +1138,8 @@ static bool ready_locked(struct cache *c, const struct node *n, int64_t now,
 {
 	if (n->c.open_writers && !n->l.deleted && !n->s.urgent && !c->draining)
 		return false; /* release() notes it again */
+	if (stream_busy_locked(c, n))
+		return false; /* stream.c wakes us when its request is done */
 	if (now >= n->s.retry_ms)
 		return true;
 	*wake = MIN(*wake, n->s.retry_ms);
@@ -1476,6 +1501,11 @@ size_t cache_uploads(struct cache *c, struct cache_upload_progress *out,
 	size_t n = 0;
 
 	tree_lock(&c->t);
+	if (c->stream_prog.total > 0 && n < max) {
+		out[n] = c->stream_prog;
+		out[n++].done =
+		    __atomic_load_n(&c->stream_prog.done, __ATOMIC_RELAXED);
+	}
 	for (int i = 0; i < c->n_sync_threads && n < max; i++)
 		if (c->sync_prog && c->sync_prog[i].total > 0) {
 			out[n] = c->sync_prog[i];

@@ -197,6 +197,8 @@ struct drive_upload {
 				       application/octet-stream */
 	drive_progress_cb progress; /* may be NULL */
 	void *progress_ctx;
+	int64_t chunk_size; /* resumable chunk of this call, a multiple of
+			       DRIVE_CHUNK_UNIT; 0: drive_opts.chunk_size */
 	/*
 	 * Resumable session to continue (from an earlier interrupted call),
 	 * or "" to start one; set on return while the session is open so the
@@ -221,6 +223,28 @@ struct drive_upload {
  */
 int drive_files_upload(struct drive *d, struct drive_upload *u,
 		       struct drive_file **out, struct drive_err *err);
+
+/*
+ * Streamed upload (cache/stream.c): the content of a create that is still
+ * being written, sent before its size is known. drive_stream_open() opens a
+ * resumable session for @u (a create: u->meta with its id; u->size is set
+ * to -1) with no X-Upload-Content-Length, into u->session_url.
+ * drive_stream_put() sends [@from, @from + @len) of u->fd (len a multiple of
+ * DRIVE_CHUNK_UNIT) as "bytes S-E/ *" and sets *@held to what the server
+ * confirms it holds (after a drop or 5xx, what a status query says);
+ * -ENOENT: the session is gone. Such a session never finishes by itself:
+ * drive_files_upload() with u->session_url set and the final size finishes
+ * it (and checks the MD5 of the whole file). drive_stream_cancel() asks the
+ * server to discard a session (best effort; an unfinished session is never
+ * a file). All block; hold no lock.
+ */
+int drive_stream_open(struct drive *d, struct drive_upload *u,
+		      struct drive_err *err);
+int drive_stream_put(struct drive *d, struct drive_upload *u, int64_t from,
+		     int64_t len, int64_t *held, struct drive_err *err);
+void drive_stream_cancel(struct drive *d, const char *session_url);
+/* The resumable chunk size (drive_opts.chunk_size). */
+int64_t drive_chunk_size(const struct drive *d);
 
 struct drive_change {
 	char file_id[DRIVE_ID_MAX + 1];

@@ -386,7 +386,7 @@ static int session_start(struct drive *d, struct drive_upload *u,
 {
 	char xtype[RECORD_MIME_MAX + 32], xlen[64];
 	const char *hdrs[] = {"Content-Type: application/json; charset=UTF-8",
-			      xtype, xlen, NULL};
+			      xtype, u->size >= 0 ? xlen : NULL, NULL};
 	struct buf url, body, resp;
 	struct http_seg seg = {.fd = -1};
 	struct http_resp hr;
@@ -430,7 +430,8 @@ static int session_start(struct drive *d, struct drive_upload *u,
 		goto out;
 	}
 	log_debug("drive",
-		  "resumable upload session opened for %" PRId64 " bytes",
+		  "resumable upload session opened for %" PRId64
+		  " bytes (-1: not known yet)",
 		  u->size);
 out:
 	buf_release(&resp);
@@ -456,7 +457,7 @@ static enum put_result session_put(struct drive *d, struct drive_upload *u,
 				   int *rcp, struct drive_err *err)
 {
 	const struct http_body_tap tap = {tap_bytes, tap_reset, t};
-	char crange[96];
+	char crange[96], total[24] = "*";
 	const char *hdrs[] = {crange, NULL};
 	struct http_seg seg = {.fd = u->fd, .off = from, .len = len};
 	struct http_resp hr;
@@ -464,14 +465,15 @@ static enum put_result session_put(struct drive *d, struct drive_upload *u,
 	int rc;
 
 	*rcp = 0;
+	if (u->size >= 0)
+		snprintf(total, sizeof(total), "%" PRId64, u->size);
 	if (len < 0)
-		snprintf(crange, sizeof(crange),
-			 "Content-Range: bytes */%" PRId64, u->size);
+		snprintf(crange, sizeof(crange), "Content-Range: bytes */%s",
+			 total);
 	else
 		snprintf(crange, sizeof(crange),
-			 "Content-Range: bytes %" PRId64 "-%" PRId64
-			 "/%" PRId64,
-			 from, from + len - 1, u->size);
+			 "Content-Range: bytes %" PRId64 "-%" PRId64 "/%s",
+			 from, from + len - 1, total);
 	http_req_init(&req);
 	req.method = "PUT";
 	req.url = u->session_url;
@@ -483,7 +485,7 @@ static enum put_result session_put(struct drive *d, struct drive_upload *u,
 	} else {
 		req.body = &seg;
 		req.n_body = 1;
-		req.tap = &tap;
+		req.tap = t ? &tap : NULL;
 		req.flags = HTTP_NO_RETRY;
 	}
 	rc = http_do(d->h, &req, &hr, err);
@@ -496,7 +498,9 @@ static enum put_result session_put(struct drive *d, struct drive_upload *u,
 	if (hr.status == 200 || hr.status == 201)
 		return PUT_DONE;
 	if (hr.status == 308 && drive_upload_range_parse(hr.range, held) == 0 &&
-	    *held <= (len < 0 ? u->size : from + len) && *held < u->size)
+	    (u->size < 0 ? len < 0 || *held <= from + len
+			 : *held <= (len < 0 ? u->size : from + len) &&
+			       *held < u->size))
 		return PUT_MORE;
 	drive_err_set(err, 0, RECORD_MALFORMED,
 		      "resumable upload: reply %ld with Range '%.40s' does not "
@@ -578,9 +582,11 @@ static int resumable(struct drive *d, struct drive_upload *u,
 				      strerror(-rc));
 			goto out;
 		}
-		r = session_put(d, u, t, held,
-				MIN(d->chunk_size, u->size - held), &resp, &now,
-				&rc, err);
+		r = session_put(
+		    d, u, t, held,
+		    MIN(u->chunk_size > 0 ? u->chunk_size : d->chunk_size,
+			u->size - held),
+		    &resp, &now, &rc, err);
 		if (r == PUT_FAILED) {
 			if (!drive_err_retryable(err) ||
 			    ++no_progress > UPLOAD_NO_PROGRESS_MAX)
@@ -632,6 +638,8 @@ static int check_args(const struct drive_upload *u, struct drive_err *err)
 		why = "a create needs metadata";
 	else if (!mime_ok(u->mime_type))
 		why = "bad content type";
+	else if (u->chunk_size < 0 || u->chunk_size % DRIVE_CHUNK_UNIT)
+		why = "bad chunk size";
 	if (why) {
 		drive_err_set(err, 0, "invalidArgument", "upload: %s", why);
 		return -EINVAL;
@@ -666,7 +674,7 @@ int drive_files_upload(struct drive *d, struct drive_upload *u,
 		rc = meta_body(u, &probe, err);
 	if (rc < 0)
 		goto out;
-	if (!u->update_id && !u->session_url[0]) {
+	if (!u->update_id) {
 		/* A create always carries an id: see files.c. */
 		rc = drive_meta_with_id(d, meta, &mi, id, err);
 		if (rc < 0)
@@ -702,4 +710,99 @@ out:
 	drive_file_free(f);
 	md5_release(&t);
 	return rc;
+}
+
+/* ---- sessions of unknown size (cache/stream.c) ---- */
+
+int drive_stream_open(struct drive *d, struct drive_upload *u,
+		      struct drive_err *err)
+{
+	const char *mime = u->mime_type;
+	struct drive_err lerr;
+	int rc;
+
+	err = drive_err_use(err, &lerr);
+	u->session_url[0] = '\0';
+	if (!mime)
+		u->mime_type = "application/octet-stream";
+	if (u->update_id || !u->meta || !u->meta->id ||
+	    !mime_ok(u->mime_type) || u->chunk_size % DRIVE_CHUNK_UNIT) {
+		drive_err_set(err, 0, "invalidArgument",
+			      "streamed upload: a create with its id only");
+		rc = -EINVAL;
+		goto out;
+	}
+	rc = drive_update_params(u->meta, err);
+	if (rc < 0)
+		goto out;
+	u->size = -1;
+	rc = session_start(d, u, err);
+out:
+	u->mime_type = mime;
+	return rc;
+}
+
+int drive_stream_put(struct drive *d, struct drive_upload *u, int64_t from,
+		     int64_t len, int64_t *held, struct drive_err *err)
+{
+	enum put_result r;
+	struct drive_err lerr;
+	struct buf resp;
+	int rc = 0;
+
+	err = drive_err_use(err, &lerr);
+	*held = from;
+	if (u->size >= 0 || from < 0 || len <= 0 || len % DRIVE_CHUNK_UNIT ||
+	    !session_url_ok(d, u->session_url)) {
+		drive_err_set(err, 0, "invalidArgument",
+			      "streamed upload: bad chunk");
+		return -EINVAL;
+	}
+	buf_init(&resp, UPLOAD_JSON_MAX);
+	r = session_put(d, u, NULL, from, len, &resp, held, &rc, err);
+	if (r == PUT_FAILED && drive_err_retryable(err)) {
+		/* Dropped or 5xx: what does the server hold? */
+		drive_err_init(err);
+		r = session_put(d, u, NULL, 0, -1, &resp, held, &rc, err);
+	}
+	if (r == PUT_GONE) {
+		rc = -ENOENT;
+	} else if (r == PUT_DONE) {
+		/* No total was ever sent: nothing can have finished. */
+		drive_err_set(err, 0, RECORD_MALFORMED,
+			      "streamed upload finished without a size");
+		rc = -EIO;
+	}
+	buf_release(&resp);
+	return rc;
+}
+
+void drive_stream_cancel(struct drive *d, const char *session_url)
+{
+	struct http_resp hr;
+	struct http_req req;
+	struct drive_err err;
+	struct buf resp;
+
+	if (!session_url[0] || !session_url_ok(d, session_url))
+		return;
+	drive_err_init(&err);
+	buf_init(&resp, UPLOAD_JSON_MAX);
+	http_req_init(&req);
+	req.method = "DELETE";
+	req.url = session_url;
+	req.auth = d->auth;
+	req.resp_buf = &resp;
+	req.flags = HTTP_NO_RETRY;
+	/* 499 is the answer; whatever it is, an unfinished session is no file
+	 * and expires by itself. */
+	if (http_do(d->h, &req, &hr, &err) < 0 && err.http_status != 499)
+		log_debug("drive", "cancelling an upload session: %s",
+			  err.reason[0] ? err.reason : "failed");
+	buf_release(&resp);
+}
+
+int64_t drive_chunk_size(const struct drive *d)
+{
+	return d->chunk_size;
 }

@@ -18,6 +18,9 @@
  *                   poll() only. Everyone else's requests wait on it.
  *   drivefs-sync-N  cache/sync.c uploaders (8): the tree lock, Drive
  *                   requests, reading cache files to hash and send them.
+ *   drivefs-stream  cache/stream.c: the streamed upload of a file still
+ *                   being written (at most one): the tree lock, Drive
+ *                   requests, reading its cache file.
  *   drivefs-fetch-N cache/fetch.c readahead (4): Drive downloads, cache-file
  *                   writes, the tree lock.
  *   drivefs-ids     cache/idpool.c: files.generateIds refills.
