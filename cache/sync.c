@@ -274,7 +274,8 @@ struct job {
 	bool symlink_del; /* ...or delete it */
 	int64_t size;
 	uint64_t data_gen;
-	bool have_xxh; /* Drive's hash, at snapshot time */
+	uint64_t epoch; /* n->c.epoch: the cached bytes were replaced */
+	bool have_xxh;	/* Drive's hash, at snapshot time */
 	uint8_t old_xxh[HASH_LEN];
 	uint8_t xxh[HASH_LEN]; /* of the bytes sent */
 	bool hashed;
@@ -317,6 +318,7 @@ static int snapshot_locked(struct node *n, const struct plan *p, struct job *j)
 	j->exec = n->l.exec;
 	j->size = n->l.size;
 	j->data_gen = n->c.data_gen;
+	j->epoch = n->c.epoch;
 	j->have_xxh = n->c.have_xxh;
 	memcpy(j->old_xxh, n->c.xxh, sizeof(j->old_xxh));
 	memcpy(j->base_md5, n->r.md5, sizeof(j->base_md5));
@@ -802,11 +804,13 @@ static void fail_locked(struct cache *c, struct job *j, int rc,
 		 * or expired): the next try takes a fresh one. */
 		tree_set_id_locked(t, n, "");
 	}
-	if (n->c.data_gen != j->data_gen && !n->l.deleted) {
+	if ((n->c.data_gen != j->data_gen || n->c.epoch != j->epoch) &&
+	    !n->l.deleted) {
 		/* The bytes changed under the upload (a truncate shortened the
-		 * file we were reading): not a failure, push the new state. */
-		log_debug(SUB, "push of '%s' overtaken by a write: %s", j->path,
-			  strerror(-rc));
+		 * file we were reading, or a conflict or poll replaced them):
+		 * not a failure, push the new state. */
+		log_debug(SUB, "push of '%s' overtaken by a change: %s",
+			  j->path, strerror(-rc));
 		return;
 	}
 	n->s.fails++;
