@@ -577,6 +577,54 @@ static pid_t open_browser(const char *url)
 	return pid;
 }
 
+/* One pasted line, trimmed of what a terminal paste adds. */
+static int paste_one(char *s, const char *state, char **code, char *why,
+		     size_t whysz)
+{
+	char *e;
+
+	while (*s == ' ' || *s == '\t')
+		s++;
+	e = s + strlen(s);
+	while (e > s && (e[-1] == '\r' || e[-1] == ' ' || e[-1] == '\t'))
+		*--e = '\0';
+	return *s ? oauth_login_parse_redirect(s, state, code, why, whysz)
+		  : -ENODATA;
+}
+
+/*
+ * Every whole line in @line[0, *@len) (one read may bring several: a fast
+ * paste, a pipe), each tried as the redirected URL; a partial last line
+ * stays for the next read. -ENODATA: none was it (each said so on @out).
+ */
+static int paste_lines(char *line, size_t *len, const char *state, FILE *out,
+		       char **code, char *why, size_t whysz)
+{
+	int rc = -ENODATA;
+
+	while (rc == -ENODATA && *len) {
+		char *nl = memchr(line, '\n', *len);
+		size_t used = nl ? (size_t)(nl - line) + 1 : *len;
+
+		if (!nl && *len < LINE_MAX_)
+			break; /* the rest of this line is still to come */
+		line[nl ? used - 1 : used] = '\0';
+		rc = paste_one(line, state, code, why, whysz);
+		memmove(line, line + used, *len - used);
+		*len -= used;
+		OPENSSL_cleanse(line + *len, LINE_MAX_ + 1 - *len);
+		if (rc == -ENODATA) {
+			fprintf(out,
+				"That is not the redirected address (%s); "
+				"paste the whole URL from the browser's "
+				"address bar:\n",
+				why);
+			fflush(out);
+		}
+	}
+	return rc;
+}
+
 /*
  * Wait for the code on the loopback socket @lfd or as a pasted URL on
  * @in_fd, until @deadline_ms (monotonic). *@code new on success.
@@ -615,7 +663,6 @@ static int wait_code(int lfd, int in_fd, int64_t deadline_ms, const char *state,
 		}
 		if (in_fd >= 0 && (pf[1].revents & (POLLIN | POLLHUP))) {
 			ssize_t r = read(in_fd, line + llen, LINE_MAX_ - llen);
-			char *nl;
 
 			if (r < 0 && errno == EINTR)
 				continue;
@@ -624,36 +671,10 @@ static int wait_code(int lfd, int in_fd, int64_t deadline_ms, const char *state,
 				continue;
 			}
 			llen += (size_t)r;
-			line[llen] = '\0';
-			nl = strchr(line, '\n');
-			if (!nl && llen < LINE_MAX_)
-				continue;
-			if (nl)
-				*nl = '\0';
-			/* Trim what a terminal paste adds. */
-			{
-				char *s = line, *e;
-
-				while (*s == ' ' || *s == '\t')
-					s++;
-				e = s + strlen(s);
-				while (e > s && (e[-1] == '\r' ||
-						 e[-1] == ' ' || e[-1] == '\t'))
-					*--e = '\0';
-				rc = *s ? oauth_login_parse_redirect(
-					      s, state, code, why, whysz)
-					: -ENODATA;
-			}
-			OPENSSL_cleanse(line, sizeof(line));
-			llen = 0;
+			rc = paste_lines(line, &llen, state, out, code, why,
+					 whysz);
 			if (rc != -ENODATA)
 				break;
-			fprintf(out,
-				"That is not the redirected address (%s); "
-				"paste the whole URL from the browser's "
-				"address bar:\n",
-				why);
-			fflush(out);
 		}
 	}
 	OPENSSL_cleanse(line, sizeof(line));

@@ -292,6 +292,17 @@ def test_login_paste_not_the_redirect_asks_again(tmp_path, drive, env,
     assert "not the redirected address" in out
 
 
+def test_login_several_lines_in_one_read(tmp_path, drive, env, login):
+    """A paste (or a pipe) can bring several lines at once: each is
+    looked at, none is dropped with the buffer."""
+    lg = login("--client-secrets", client_secrets(tmp_path, drive))
+    url = lg.read_url()
+    lg.paste("\nhttp://example.com/nothing-here\n" + browser_consent(url))
+    rc, out, err = lg.finish()
+    assert rc == 0, (out, err)
+    assert out.count("not the redirected address") == 2, out
+
+
 def test_login_state_mismatch_refused(tmp_path, drive, env, login):
     lg = login("--client-secrets", client_secrets(tmp_path, drive))
     url = lg.read_url()
