@@ -57,6 +57,9 @@ int cache_truncate_locked(struct cache *c, struct node *n, int64_t size, int fd)
 		tree_wait_locked(&c->t);
 	n->c.has_file = true;
 	n->c.pins++; /* no eviction while the lock is dropped */
+	/* Before the bytes change: an upload reading them meanwhile is
+	 * overtaken, not failed (sync.c fail_locked()). */
+	n->c.data_gen++;
 	tree_unlock(&c->t);
 	if (fd < 0)
 		fd = own = store_open(&c->store, n->ino, O_RDWR);

@@ -804,11 +804,13 @@ static void fail_locked(struct cache *c, struct job *j, int rc,
 		 * or expired): the next try takes a fresh one. */
 		tree_set_id_locked(t, n, "");
 	}
-	if ((n->c.data_gen != j->data_gen || n->c.epoch != j->epoch) &&
-	    !n->l.deleted) {
+	if (((n->c.data_gen != j->data_gen || n->c.epoch != j->epoch) &&
+	     !n->l.deleted) ||
+	    (j->p.op != PLAN_TRASH && (n->l.deleted || (j->id[0] && m != n)))) {
 		/* The bytes changed under the upload (a truncate shortened the
-		 * file we were reading, or a conflict or poll replaced them):
-		 * not a failure, push the new state. */
+		 * file we were reading, or a conflict or poll replaced them),
+		 * or the node lost its id or its life to a rename-over: not a
+		 * failure, push the new state. */
 		log_debug(SUB, "push of '%s' overtaken by a change: %s",
 			  j->path, strerror(-rc));
 		return;

@@ -89,11 +89,13 @@ def on_mount(m, op, args, data):
             f.write(data)
         return replaced
     elif op == "append":
-        fd = os.open(p, os.O_WRONLY | os.O_APPEND)
+        fd = os.open(p, os.O_RDWR | os.O_APPEND)
         try:
+            replaced = os.pread(fd, 1 << 20, 0)
             os.write(fd, data)
         finally:
             os.close(fd)
+        return replaced
     elif op == "rename":
         q = os.path.join(root, args[1])
         if os.path.lexists(q):
@@ -162,28 +164,22 @@ def elsewhere(model, path, moved):
             if q != path and tok and tok.encode() in moved]
 
 
-def apply_model(model, op, args, token, moved=None, remote=False):
+def apply_model(model, op, args, token, moved=None):
     if op == "mkdir":
         if model.parent_ok(args[0]):
             model.dirs.add(args[0])
-    elif remote and op in ("create", "write", "append") and moved and \
+    elif op in ("create", "write", "append") and moved and \
             elsewhere(model, args[0], moved):
-        # Drive's file at this path is one a mount has renamed away (the
-        # rename not uploaded yet): the edit follows the file's id there.
-        # Neither path is checked any more.
+        # The bytes replaced were those of a file the model has at another
+        # path: another actor renamed it and this one's view lagged (a
+        # mount not yet polled, or Drive before a mount's rename is
+        # uploaded). The write follows the file's id to wherever the
+        # rename takes it, so neither path is checked any more.
         for q in elsewhere(model, args[0], moved):
             model.files[q] = None
         if args[0] in model.files or model.parent_ok(args[0]):
             model.files[args[0]] = None
     elif op == "create" or op == "write":
-        if moved:
-            # The mount replaced the bytes of the file it showed there: if
-            # its view lagged, that file is one the model has elsewhere
-            # now (renamed meanwhile), whose last write it rightly
-            # replaced. Those paths are no longer checked.
-            for q, tok in model.files.items():
-                if q != args[0] and tok and tok.encode() in moved:
-                    model.files[q] = None
         if model.parent_ok(args[0]):
             model.files[args[0]] = token
     elif op == "append":
@@ -260,8 +256,7 @@ def test_storm(mount_factory, drive):
                 unexpected.append("op %d %s %s%r: %s" % (seq, name, op,
                                                          args, e))
             continue
-        apply_model(model, op, args, data.decode().strip(), moved,
-                    remote=m is None)
+        apply_model(model, op, args, data.decode().strip(), moved)
         done += 1
         if rng.random() < 0.1:
             time.sleep(rng.random() * 0.4)  # let polls and uploads in
