@@ -754,6 +754,24 @@ static bool quarantine_due(const struct node *n, enum drive_err_class cls)
 	return n->s.fails >= SYNC_BUDGET;
 }
 
+/*
+ * Did the push @j fail because the node changed under it rather than
+ * because Drive refused it? Its bytes changed (a truncate shortened the
+ * file being read, a conflict or the poller replaced them), or it lost its
+ * id (@m holds it now) or its life to a rename-over. Such a push is not a
+ * failure: the node's new state is pushed next.
+ */
+static bool overtaken_locked(const struct job *j, const struct node *m)
+{
+	const struct node *n = j->n;
+
+	if (j->p.op == PLAN_TRASH)
+		return !n->l.deleted &&
+		       (n->c.data_gen != j->data_gen || n->c.epoch != j->epoch);
+	return n->l.deleted || (j->id[0] && m != n) ||
+	       n->c.data_gen != j->data_gen || n->c.epoch != j->epoch;
+}
+
 static void fail_locked(struct cache *c, struct job *j, int rc,
 			const struct drive_err *err)
 {
@@ -804,13 +822,7 @@ static void fail_locked(struct cache *c, struct job *j, int rc,
 		 * or expired): the next try takes a fresh one. */
 		tree_set_id_locked(t, n, "");
 	}
-	if (((n->c.data_gen != j->data_gen || n->c.epoch != j->epoch) &&
-	     !n->l.deleted) ||
-	    (j->p.op != PLAN_TRASH && (n->l.deleted || (j->id[0] && m != n)))) {
-		/* The bytes changed under the upload (a truncate shortened the
-		 * file we were reading, or a conflict or poll replaced them),
-		 * or the node lost its id or its life to a rename-over: not a
-		 * failure, push the new state. */
+	if (overtaken_locked(j, m)) {
 		log_debug(SUB, "push of '%s' overtaken by a change: %s",
 			  j->path, strerror(-rc));
 		return;

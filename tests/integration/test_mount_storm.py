@@ -165,17 +165,18 @@ def elsewhere(model, path, moved):
 
 
 def apply_model(model, op, args, token, moved=None):
+    others = elsewhere(model, args[0], moved) if moved and \
+        op in ("create", "write", "append") else []
     if op == "mkdir":
         if model.parent_ok(args[0]):
             model.dirs.add(args[0])
-    elif op in ("create", "write", "append") and moved and \
-            elsewhere(model, args[0], moved):
+    elif others:
         # The bytes replaced were those of a file the model has at another
         # path: another actor renamed it and this one's view lagged (a
         # mount not yet polled, or Drive before a mount's rename is
         # uploaded). The write follows the file's id to wherever the
         # rename takes it, so neither path is checked any more.
-        for q in elsewhere(model, args[0], moved):
+        for q in others:
             model.files[q] = None
         if args[0] in model.files or model.parent_ok(args[0]):
             model.files[args[0]] = None
