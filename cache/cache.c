@@ -162,7 +162,7 @@ int cache_new(const struct cache_opts *o, struct drive *d, const char *root_id,
 	if (rc < 0)
 		goto fail;
 	step = "reading the journal";
-	rc = journal_open(c->dir, &c->j);
+	rc = journal_open(c->dir, o->journal_sync, &c->j);
 	if (rc < 0)
 		goto fail;
 	step = "local-only patterns";

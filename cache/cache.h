@@ -40,6 +40,8 @@ struct cache_opts {
 	int64_t drain_timeout_ms; /* cache_drain() gives up after it (0: no
 				     limit) */
 	bool fsync_remote;	  /* fsync waits for Drive */
+	bool journal_sync;	  /* fdatasync the journal before every
+				     acknowledgement (journal.h) */
 	int upload_workers;	  /* pushes in flight (default 8) */
 	int fetch_workers;	  /* readahead downloads in flight (4) */
 	int64_t whole_max;	  /* fetch files up to this whole (8 MiB) */

@@ -393,7 +393,7 @@ int cache_fsync(struct cache *c, uint64_t ino, struct cache_handle *h,
 		journal_note_final_locked(c, n);
 		tree_unlock(&c->t);
 		if (rc == 0)
-			rc = journal_commit(c->j);
+			rc = journal_sync(c->j);
 		return rc;
 	}
 out:

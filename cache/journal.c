@@ -9,15 +9,21 @@
  * the close (or fsync) writes the final one, and replay takes the size from
  * the cache file anyway.
  *
- * Group commit: journal_commit() waits until j->durable covers what was
- * appended when it was called. If nobody is writing, the caller becomes the
- * flusher: it takes the whole buffer (its own records and everybody's who
- * came meanwhile), drops the lock, fdatasyncs the cache files whose dirty
- * bytes a record claims (syncfs() of the cache filesystem when there are
- * more than JOURNAL_CLAIMS of them), writes the records, fdatasyncs the
- * journal, relocks and wakes the others. A failed write keeps the records
- * for the next try and fails the operations that waited (nothing is
- * acknowledged that is not on disk).
+ * Two levels: WRITTEN (in the journal file, so in the page cache: kill -9
+ * of the daemon loses nothing) and DURABLE (fdatasync'ed: a power cut loses
+ * nothing). journal_commit() waits until j->written covers what was
+ * appended when it was called (j->durable with --journal-sync);
+ * journal_sync() until j->durable does. If nobody is writing, the caller
+ * becomes the flusher: it takes the whole buffer (its own records and
+ * everybody's who came meanwhile), drops the lock, writes the records,
+ * relocks and wakes the others. A syncing flusher first fdatasyncs the
+ * cache files whose dirty bytes the records claim (those written earlier
+ * too; syncfs() of the cache filesystem when there are more than
+ * JOURNAL_CLAIMS of them), then writes, then fdatasyncs the journal. The
+ * drivefs-journal thread syncs every JOURNAL_SYNC_MS, so a record is
+ * durable within a second. A failed write keeps the records for the next
+ * try and fails the operations that waited (nothing is acknowledged that
+ * is not written).
  *
  * Compaction: when the file passes JOURNAL_COMPACT_MIN and four times the
  * last snapshot, the flusher takes the tree lock, encodes every pending
@@ -49,7 +55,7 @@
 
 #define SUB "journal"
 #define JOURNAL_COMPACT_MIN (1 << 20)
-#define JOURNAL_FLUSH_MS 1000
+#define JOURNAL_SYNC_MS 1000
 #define RESOLVE_DEPTH_MAX 64
 
 struct jraw {
@@ -94,9 +100,12 @@ struct journal {
 	/* Protected by lock. */
 	uint8_t *buf; /* records noted, not yet written */
 	size_t len, cap;
-	uint64_t appended, durable; /* record sequence numbers */
+	/* Record sequence numbers: noted, in the file, fdatasync'ed. */
+	uint64_t appended, written, durable;
 	bool flushing;
-	struct claims claims; /* bytes the records in buf claim */
+	bool sync_each;	       /* --journal-sync: commit = sync */
+	struct claims claims;  /* bytes the records in buf claim */
+	struct claims wclaims; /* ... and those written, not yet synced */
 	int64_t file_size, snap_size;
 	bool stop;
 	uint64_t flushes; /* fdatasyncs of the journal (group commits) */
@@ -403,7 +412,7 @@ static void keep_last(struct journal *j, struct load_ctx *l)
 	j->n_live = k;
 }
 
-int journal_open(const char *dir, struct journal **out)
+int journal_open(const char *dir, bool sync_each, struct journal **out)
 {
 	struct journal *j = calloc(1, sizeof(*j));
 	struct load_ctx l = {0};
@@ -417,6 +426,7 @@ int journal_open(const char *dir, struct journal **out)
 		return -ENOMEM;
 	pthread_mutex_init(&j->lock, NULL);
 	pthread_cond_init(&j->cond, NULL);
+	j->sync_each = sync_each;
 	j->fd = -1;
 	j->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (j->dirfd < 0) {
@@ -636,17 +646,15 @@ void journal_note_final_locked(struct cache *c, struct node *n)
 
 /* ---- writing ---- */
 
-/* Write @p (n bytes) at the end of the journal and make it durable. */
-static int write_durable(struct journal *j, const struct claims *cl,
-			 const uint8_t *p, size_t n)
+/* Make the bytes @cl claims durable: they go before the records. */
+static int sync_claims(struct journal *j, const struct claims *cl)
 {
 	char name[48];
 	int rc;
 
-	/* The bytes first, then the records that claim them. */
-	if (cl->all && syncfs(j->dirfd) < 0)
-		return -errno;
-	for (size_t i = 0; !cl->all && i < cl->n; i++) {
+	if (cl->all)
+		return syncfs(j->dirfd) < 0 ? -errno : 0;
+	for (size_t i = 0; i < cl->n; i++) {
 		int fd;
 
 		snprintf(name, sizeof(name), "content/%" PRIu64, cl->ino[i]);
@@ -660,8 +668,22 @@ static int write_durable(struct journal *j, const struct claims *cl,
 		if (rc < 0)
 			return rc;
 	}
-	rc = io_write_all(j->fd, p, n);
-	if (rc == 0 && fdatasync(j->fd) < 0)
+	return 0;
+}
+
+/*
+ * Write @p (n bytes) at the end of the journal; with @sync, the bytes @cl
+ * claims first and an fdatasync after (@cl covers the records written
+ * before too: they become durable with these).
+ */
+static int write_records(struct journal *j, const struct claims *cl,
+			 const uint8_t *p, size_t n, bool sync)
+{
+	int rc = sync ? sync_claims(j, cl) : 0;
+
+	if (rc == 0)
+		rc = io_write_all(j->fd, p, n);
+	if (rc == 0 && sync && fdatasync(j->fd) < 0)
 		rc = -errno;
 	return rc;
 }
@@ -778,7 +800,9 @@ static int compact(struct journal *j, struct cache *c)
 	close(j->fd);
 	j->fd = fd;
 	j->file_size = j->snap_size = (int64_t)snap_len;
+	j->written = MAX(j->written, upto);
 	j->durable = MAX(j->durable, upto);
+	memset(&j->wclaims, 0, sizeof(j->wclaims)); /* syncfs() above */
 	pthread_mutex_unlock(&j->lock);
 	log_debug(SUB, "compacted the journal to %zu bytes", snap_len);
 	free(snap);
@@ -791,11 +815,16 @@ fail:
 	log_warn(SUB, "compacting the journal failed: %s", strerror(-rc));
 	free(snap);
 	/* Write what the snapshot was to replace, the usual way. */
-	rc = write_durable(j, &cl, old, old_len);
+	pthread_mutex_lock(&j->lock);
+	claims_merge(&cl, &j->wclaims);
+	pthread_mutex_unlock(&j->lock);
+	rc = write_records(j, &cl, old, old_len, true);
 	pthread_mutex_lock(&j->lock);
 	if (rc == 0) {
 		j->file_size += (int64_t)old_len;
+		j->written = MAX(j->written, upto);
 		j->durable = MAX(j->durable, upto);
+		memset(&j->wclaims, 0, sizeof(j->wclaims));
 	} else if (reserve_locked(j, old_len)) {
 		memmove(j->buf + old_len, j->buf, j->len);
 		memcpy(j->buf, old, old_len);
@@ -807,8 +836,11 @@ fail:
 	return rc;
 }
 
-/* One flush of the buffer, as the flusher. j->lock held; dropped inside. */
-static int flush_jlocked(struct journal *j)
+/*
+ * One flush of the buffer, as the flusher: written, and with @sync durable
+ * (with every record written before). j->lock held; dropped inside.
+ */
+static int flush_jlocked(struct journal *j, bool sync)
 {
 	uint8_t *b = j->buf;
 	size_t n = j->len;
@@ -821,13 +853,21 @@ static int flush_jlocked(struct journal *j)
 	j->buf = NULL;
 	j->len = j->cap = 0;
 	memset(&j->claims, 0, sizeof(j->claims));
+	if (sync)
+		claims_merge(&cl, &j->wclaims);
 	pthread_mutex_unlock(&j->lock);
-	rc = write_durable(j, &cl, b, n);
+	rc = write_records(j, &cl, b, n, sync);
 	pthread_mutex_lock(&j->lock);
 	if (rc == 0) {
 		j->file_size += (int64_t)n;
-		j->durable = upto;
-		j->flushes++;
+		j->written = upto;
+		if (sync) {
+			j->durable = upto;
+			memset(&j->wclaims, 0, sizeof(j->wclaims));
+			j->flushes++;
+		} else {
+			claims_merge(&j->wclaims, &cl);
+		}
 		free(b);
 	} else {
 		/* Keep them, in front of what came meanwhile. */
@@ -856,7 +896,9 @@ static int flush_jlocked(struct journal *j)
 	return rc;
 }
 
-int journal_commit(struct journal *j)
+/* Wait (or flush) until every record noted so far is written, and with
+ * @sync durable. */
+static int commit(struct journal *j, bool sync)
 {
 	uint64_t target;
 	int rc = 0;
@@ -864,18 +906,29 @@ int journal_commit(struct journal *j)
 	if (!j)
 		return 0;
 	pthread_mutex_lock(&j->lock);
+	sync |= j->sync_each;
 	target = j->appended;
-	while (j->durable < target) {
+	while ((sync ? j->durable : j->written) < target) {
 		if (j->flushing) {
 			pthread_cond_wait(&j->cond, &j->lock);
 			continue;
 		}
-		rc = flush_jlocked(j);
+		rc = flush_jlocked(j, sync);
 		if (rc < 0)
 			break;
 	}
 	pthread_mutex_unlock(&j->lock);
 	return rc;
+}
+
+int journal_commit(struct journal *j)
+{
+	return commit(j, false);
+}
+
+int journal_sync(struct journal *j)
+{
+	return commit(j, true);
 }
 
 static void *journal_main(void *arg)
@@ -887,9 +940,14 @@ static void *journal_main(void *arg)
 	while (!j->stop) {
 		struct timespec ts;
 
+		/* j->cond is broadcast after every flush: wait out the whole
+		 * period, or this thread would sync after each commit. */
 		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_sec += JOURNAL_FLUSH_MS / 1000;
-		pthread_cond_timedwait(&j->cond, &j->lock, &ts);
+		ts.tv_sec += JOURNAL_SYNC_MS / 1000;
+		while (!j->stop &&
+		       pthread_cond_timedwait(&j->cond, &j->lock, &ts) !=
+			   ETIMEDOUT)
+			;
 		if (j->stop)
 			continue;
 		if (j->c) {
@@ -900,7 +958,7 @@ static void *journal_main(void *arg)
 		}
 		if (j->stop || j->flushing || j->durable >= j->appended)
 			continue;
-		flush_jlocked(j);
+		flush_jlocked(j, true);
 	}
 	pthread_mutex_unlock(&j->lock);
 	return NULL;

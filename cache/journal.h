@@ -1,7 +1,8 @@
 /*
  * The journal (private to cache/): the pending set of the write-back cache,
- * made durable in <cache dir>/journal so that kill -9 or a power cut loses
- * no acknowledged change (INTERNALS.md "Journal").
+ * made durable in <cache dir>/journal so that kill -9 loses no acknowledged
+ * change, and a power cut none older than a second, or none at all with
+ * --journal-sync (INTERNALS.md "Journal").
  *
  * It journals STATE, not operations, as the syncer pushes state (INTERNALS
  * "pending state instead of a queue of operations"): a PUT record holds
@@ -18,12 +19,14 @@
  *
  * Durability: journal_note_locked() (under the tree lock) encodes a record
  * into memory; journal_commit() (no lock held) returns once every record
- * appended so far is on disk. One thread writes and fdatasyncs for all the
- * others waiting (group commit); records that claim dirty bytes get a
- * syncfs() of the cache filesystem first, so the bytes are durable before
- * the record that says they are to be uploaded. A thread flushes what the
- * uploaders noted (ids, DONE) every second, and the file is compacted (the
- * live pending set rewritten to a new file, renamed over) when it grows.
+ * appended so far is written to the file (kill -9 of the daemon loses
+ * nothing), journal_sync() once it is fdatasync'ed (a power cut loses
+ * nothing). One thread writes for all the others waiting (group commit);
+ * a sync fdatasyncs the cache files whose dirty bytes the records claim
+ * first (syncfs() past a few), so the bytes are durable before the record
+ * that says they are to be uploaded. A thread syncs what was written every
+ * second, and the file is compacted (the live pending set rewritten to a
+ * new file, renamed over) when it grows.
  *
  * Locking: j->lock is a leaf taken under the tree lock (journal_note_locked)
  * or alone; no I/O is done under either.
@@ -109,9 +112,10 @@ long journal_scan(const uint8_t *buf, size_t len, journal_scan_cb cb, void *ctx,
 
 /*
  * Open (creating) <@dir>/journal and read what an earlier run left.
+ * @sync_each (--journal-sync): journal_commit() is journal_sync().
  * *@out is new: free with journal_free(). Returns 0 or -errno.
  */
-int journal_open(const char *dir, struct journal **out);
+int journal_open(const char *dir, bool sync_each, struct journal **out);
 /*
  * Is the cache file of @ino needed by a recovered record (dirty bytes
  * still to upload)? For store_init(): the others are discarded.
@@ -138,10 +142,19 @@ void journal_note_locked(struct cache *c, struct node *n);
 void journal_note_final_locked(struct cache *c, struct node *n);
 
 /*
- * Make every record noted so far durable (group commit). No lock held;
- * blocks on disk. Returns 0 or -errno (nothing was acknowledged then).
+ * Write every record noted so far to the journal file (group commit),
+ * before an acknowledgement: in the page cache, they survive kill -9 of
+ * the daemon; the drivefs-journal thread makes them durable within a
+ * second. No lock held; blocks on disk. Returns 0 or -errno (nothing was
+ * acknowledged then).
  */
 int journal_commit(struct journal *j);
+/*
+ * As journal_commit(), and durable: the cache-file bytes the records
+ * claim, then the records, fdatasync'ed (a power cut loses nothing). For
+ * what must survive one: a create's id before Drive has it, fsync.
+ */
+int journal_sync(struct journal *j);
 
 /*
  * Stop the flusher thread, write what remains and, when the tree has no

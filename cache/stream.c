@@ -269,7 +269,7 @@ static void open_locked(struct cache *c)
 	c->stream_prog.start_ms = clock_mono_ms();
 	s->busy = true;
 	tree_unlock(&c->t);
-	rc = journal_commit(c->j);
+	rc = journal_sync(c->j); /* the id, before Drive has it */
 	if (rc == 0)
 		rc = drive_stream_open(c->d, &u, &err);
 	tree_lock(&c->t);

@@ -1107,10 +1107,11 @@ static void run_locked(struct cache *c, int w, struct node *n,
 	if (cur.op == PLAN_CREATE)
 		journal_note_locked(c, n); /* the id, before Drive has it */
 	tree_unlock(t);
-	/* A create is recognised by its id after a crash (journal.c), so
-	 * the id must be on disk first; an error only risks a twin. */
+	/* A create is recognised by its id after a crash or a power cut
+	 * (journal.c), so the id must be durable first; an error only
+	 * risks a twin. */
 	if (cur.op == PLAN_CREATE)
-		journal_commit(c->j);
+		journal_sync(c->j);
 	rc = push(c, &j, &res, &err);
 	if (rc == -EEXIST && cur.op == PLAN_CREATE &&
 	    !strcmp(err.reason, "fileIdInUse"))

@@ -441,6 +441,7 @@ static int start_cache(struct daemon *dm, const char *root_id)
 	co.writeback_delay_ms = dm->opts.writeback_delay_ms;
 	co.drain_timeout_ms = dm->opts.drain_timeout_ms;
 	co.fsync_remote = dm->opts.fsync_mode == FS_FSYNC_REMOTE;
+	co.journal_sync = dm->opts.journal_sync;
 	co.local_only = lo;
 	co.n_local_only = fs_opts_local_only(&dm->opts, lo, ARRAY_SIZE(lo));
 	co.naming = &fs_naming;

@@ -70,6 +70,13 @@ void fs_opts_usage(FILE *out)
 	    "                         next start (default 300; 0: no limit)\n"
 	    "  --fsync remote|local   fsync waits for Drive (remote, default) "
 	    "or the cache\n"
+	    "  --journal-sync         fdatasync the journal before answering "
+	    "each change,\n"
+	    "                         so a power cut loses none (default: "
+	    "written at once,\n"
+	    "                         which survives a crash of drivefs, "
+	    "and synced\n"
+	    "                         within a second)\n"
 	    "  --conflict POLICY      keep-both (default), local-wins or "
 	    "remote-wins\n"
 	    "  --local-only GLOB      never upload matching names "
@@ -202,6 +209,7 @@ enum {
 	OPT_NO_CONFIG,
 	OPT_SHOW_CONFIG,
 	OPT_XATTRS,
+	OPT_JOURNAL_SYNC,
 };
 
 static const struct option long_opts[] = {
@@ -226,6 +234,7 @@ static const struct option long_opts[] = {
     {"no-config", no_argument, NULL, OPT_NO_CONFIG},
     {"show-config", no_argument, NULL, OPT_SHOW_CONFIG},
     {"xattrs", no_argument, NULL, OPT_XATTRS},
+    {"journal-sync", no_argument, NULL, OPT_JOURNAL_SYNC},
     {"foreground", no_argument, NULL, 'f'},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
@@ -341,6 +350,9 @@ static int apply(struct fs_opts *o, int c, const char *arg, char *why,
 	case OPT_XATTRS:
 		o->xattrs = true;
 		return 0;
+	case OPT_JOURNAL_SYNC:
+		o->journal_sync = true;
+		return 0;
 	case OPT_QPS: {
 		char *end;
 		double v = strtod(arg, &end);
@@ -432,6 +444,21 @@ size_t fs_opts_local_only(const struct fs_opts *o, const char **out, size_t max)
 /* ------------------------------------------------------------ config file */
 
 /* Options a config file may not set: they belong to one invocation. */
+/* The field of a switch (an option without a value), or NULL. */
+static bool *flag_of(struct fs_opts *o, int c)
+{
+	switch (c) {
+	case OPT_NO_DEFAULT_LOCAL_ONLY:
+		return &o->no_default_local_only;
+	case OPT_XATTRS:
+		return &o->xattrs;
+	case OPT_JOURNAL_SYNC:
+		return &o->journal_sync;
+	default:
+		return NULL;
+	}
+}
+
 static bool config_key_allowed(int c)
 {
 	return c != 'h' && c != 'f' && c != OPT_CONFIG && c != OPT_NO_CONFIG &&
@@ -460,6 +487,7 @@ int fs_opts_parse_config(struct fs_opts *o, char *text, const char *name,
 	why[0] = '\0';
 	for (; line; line = next) {
 		char *key, *val, *eq;
+		bool *flag;
 		int c = 0;
 
 		lineno++;
@@ -496,11 +524,8 @@ int fs_opts_parse_config(struct fs_opts *o, char *text, const char *name,
 				 name, lineno, key);
 			return -EINVAL;
 		}
-		if (c == OPT_NO_DEFAULT_LOCAL_ONLY || c == OPT_XATTRS) {
-			bool *flag = c == OPT_XATTRS
-					 ? &o->xattrs
-					 : &o->no_default_local_only;
-
+		flag = flag_of(o, c);
+		if (flag) {
 			if (!strcmp(val, "true") || !strcmp(val, "yes") ||
 			    !strcmp(val, "1")) {
 				*flag = true;
@@ -621,6 +646,8 @@ void fs_opts_print(const struct fs_opts *o, FILE *out)
 	for (size_t i = 0; i < o->n_local_only; i++)
 		fprintf(out, "local-only = %s\n", o->local_only[i]);
 	fprintf(out, "xattrs = %s\n", o->xattrs ? "true" : "false");
+	fprintf(out, "journal-sync = %s\n",
+		o->journal_sync ? "true" : "false");
 	fprintf(out, "qps = %g\n", o->qps);
 	if (o->log_spec)
 		fprintf(out, "log = %s\n", o->log_spec);

@@ -39,6 +39,7 @@ struct fs_opts {
 	const char *local_only[FS_OPTS_MAX_LOCAL_ONLY];
 	size_t n_local_only;
 	bool no_default_local_only;
+	bool journal_sync; /* --journal-sync: fdatasync before each ack */
 	bool xattrs; /* --xattrs: serve the user.drive* attributes (else
 			getxattr/listxattr are ENOSYS, docs/SEMANTICS.md) */
 	bool foreground;

@@ -208,7 +208,7 @@ static void test_open_last_wins(void)
 	CHECK_INT(write(fd, buf, len), (long long)len);
 	close(fd);
 
-	CHECK_INT(journal_open(dir, &j), 0);
+	CHECK_INT(journal_open(dir, false, &j), 0);
 	CHECK(journal_keeps(j, 10));  /* last record: dirty */
 	CHECK(!journal_keeps(j, 20)); /* done */
 	CHECK(!journal_keeps(j, 30)); /* torn: never applied */

@@ -43,6 +43,7 @@ static void test_keys(void)
 		      "local-only = .~lock.*#\n"
 		      "no-default-local-only = true\n"
 		      "xattrs = yes\n"
+		      "journal-sync = true\n"
 		      "qps = 5\n"
 		      "log = info,drive=debug\n"
 		      "api-url = http://127.0.0.1:9\n"
@@ -64,6 +65,7 @@ static void test_keys(void)
 	CHECK_STR(o.local_only[1], ".~lock.*#");
 	CHECK(o.no_default_local_only);
 	CHECK(o.xattrs);
+	CHECK(o.journal_sync);
 	CHECK(o.qps == 5);
 	CHECK_STR(o.log_spec, "info,drive=debug");
 	CHECK_STR(o.api_url, "http://127.0.0.1:9");
@@ -87,6 +89,7 @@ static void test_errors(void)
 	    {"conflict = mine", "--conflict 'mine'"},
 	    {"no-default-local-only = maybe", "expected true or false"},
 	    {"xattrs = on", "xattrs: expected true or false"},
+	    {"journal-sync = 2", "journal-sync: expected true or false"},
 	    {"api-url = http://example.com", "--api-url"},
 	    {"root =", "--root '': empty"},
 	    {"subject = nobody", "--subject"},

@@ -47,6 +47,7 @@ static void test_defaults(void)
 	CHECK_INT(o.conflict, FS_CONFLICT_KEEP_BOTH);
 	CHECK(!o.foreground);
 	CHECK(!o.xattrs); /* off by default: getxattr is ENOSYS */
+	CHECK(!o.journal_sync); /* written before the reply, synced within 1 s */
 }
 
 static void test_all_options(void)
@@ -63,7 +64,7 @@ static void test_all_options(void)
 			"--fsync", "local", "--conflict", "remote-wins",
 			"--local-only", "*.o", "--local-only", "build/", "-f",
 			"-o", "allow_other", "--qps", "20", "--xattrs",
-			"/mnt/d", NULL),
+			"--journal-sync", "/mnt/d", NULL),
 		  0);
 	CHECK_STR(o.credentials, "/c.json");
 	CHECK_STR(o.api_url, "http://127.0.0.1:8080");
@@ -78,6 +79,7 @@ static void test_all_options(void)
 	CHECK(o.foreground);
 	CHECK_STR(o.fuse_opts, "allow_other");
 	CHECK(o.xattrs);
+	CHECK(o.journal_sync);
 	CHECK_INT(o.n_local_only, 2);
 	size_t n = fs_opts_local_only(&o, lo, ARRAY_SIZE(lo));
 	CHECK(n > 2);
