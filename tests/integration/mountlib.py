@@ -308,6 +308,13 @@ class Mount:
             subprocess.run(["fusermount3", "-uz", str(self.path)],
                            stdout=subprocess.DEVNULL,
                            stderr=subprocess.DEVNULL)
+        # A killed daemon leaves its control socket behind (the next one
+        # on this mountpoint would replace it; tests use fresh paths).
+        try:
+            os.unlink(ctl_socket(self, self.env if self.env is not None
+                                 else os.environ))
+        except (OSError, TypeError, AttributeError):
+            pass
 
     def _fusermount_u(self, busy_deadline=5):
         """fusermount3 -u, retried while the mount is busy, then -uz.
