@@ -24,6 +24,8 @@
  */
 #include "common/compat.h"
 
+#include <pthread.h>
+
 #include "common/log.h"
 #include "common/str.h"
 #include "drive/drive_i.h"
@@ -176,56 +178,127 @@ out:
 	return rc;
 }
 
+/* One page request, run on its own thread while the page before it is
+ * handed to the caller. */
+struct page_fetch {
+	struct drive *d;
+	struct buf url, resp;
+	struct drive_err err;
+	int rc;
+	pthread_t thread;
+	bool running;
+};
+
+static void *page_fetch_main(void *arg)
+{
+	struct page_fetch *f = arg;
+
+	memset(&f->err, 0, sizeof(f->err));
+	f->rc = get_json(f->d, &f->url, &f->resp, &f->err);
+	return NULL;
+}
+
+static int page_url(struct drive *d, struct buf *url, const char *q,
+		    const char *token)
+{
+	return drive_url(d, url, "/drive/v3/files", "q", q, "pageSize", "1000",
+			 "fields", DRIVE_LIST_FIELDS, "pageToken",
+			 token[0] ? token : NULL, NULL);
+}
+
+/* Ask for the page of @token, on another thread when one can be had (else
+ * now, on this one). */
+static int page_fetch_start(struct page_fetch *f, const char *q,
+			    const char *token)
+{
+	int rc = page_url(f->d, &f->url, q, token);
+
+	if (rc < 0)
+		return rc;
+	f->running =
+	    pthread_create(&f->thread, NULL, page_fetch_main, f) == 0;
+	if (!f->running)
+		page_fetch_main(f);
+	return 0;
+}
+
+static int page_fetch_wait(struct page_fetch *f, struct drive_err *err)
+{
+	if (f->running)
+		pthread_join(f->thread, NULL);
+	f->running = false;
+	if (f->rc < 0)
+		*err = f->err;
+	return f->rc;
+}
+
+/*
+ * Pages are chained by nextPageToken, so a listing costs one round trip
+ * per page; the next page is asked for as soon as a page is validated,
+ * and the caller walks this one meanwhile (the server builds the next
+ * page while we insert this one).
+ */
 int drive_files_list(struct drive *d, const char *q, drive_file_cb cb,
 		     void *ctx, struct drive_err *err)
 {
+	struct page_fetch f[2] = {{.d = d}, {.d = d}};
+	struct drive_file_page pg = {0};
 	char *token = NULL, *next = NULL;
 	struct drive_err lerr;
-	struct buf url, resp;
-	int rc = 0;
+	int cur = 0, rc = 0;
 
 	err = drive_err_use(err, &lerr);
-	buf_init(&url, DRIVE_URL_MAX);
-	buf_init(&resp, RECORD_JSON_MAX);
+	for (int i = 0; i < 2; i++) {
+		buf_init(&f[i].url, DRIVE_URL_MAX);
+		buf_init(&f[i].resp, RECORD_JSON_MAX);
+	}
 	token = calloc(2, RECORD_TOKEN_MAX + 1);
 	if (!token) {
 		rc = -ENOMEM;
 		goto out;
 	}
 	next = token + RECORD_TOKEN_MAX + 1;
-	for (long pages = 0;; pages++) {
-		if (pages >= DRIVE_PAGES_MAX) {
+	rc = page_url(d, &f[cur].url, q, token);
+	if (rc == 0)
+		rc = get_json(d, &f[cur].url, &f[cur].resp, err);
+	for (long pages = 1; rc == 0; pages++) {
+		rc = drive_record_file_list_load(f[cur].resp.data,
+						 f[cur].resp.len, &pg, next,
+						 RECORD_TOKEN_MAX + 1, err);
+		if (rc != 0)
+			break;
+		if (next[0] && !strcmp(next, token)) {
+			drive_err_set(err, 0, RECORD_MALFORMED,
+				      "files.list: nextPageToken repeats");
+			rc = -EIO;
+			break;
+		}
+		if (next[0] && pages >= DRIVE_PAGES_MAX) {
 			drive_err_set(err, 0, RECORD_MALFORMED,
 				      "files.list: more than %d pages",
 				      DRIVE_PAGES_MAX);
 			rc = -EIO;
-			goto out;
+			break;
 		}
-		rc = drive_url(d, &url, "/drive/v3/files", "q", q, "pageSize",
-			       "1000", "fields", DRIVE_LIST_FIELDS, "pageToken",
-			       token[0] ? token : NULL, NULL);
-		if (rc < 0)
-			goto out;
-		rc = get_json(d, &url, &resp, err);
-		if (rc < 0)
-			goto out;
-		rc = drive_record_file_list_parse(resp.data, resp.len, cb, ctx,
-						  next, RECORD_TOKEN_MAX + 1,
-						  err);
-		if (rc != 0 || !next[0])
-			goto out;
-		if (!strcmp(next, token)) {
-			drive_err_set(err, 0, RECORD_MALFORMED,
-				      "files.list: nextPageToken repeats");
-			rc = -EIO;
-			goto out;
-		}
+		if (next[0])
+			rc = page_fetch_start(&f[!cur], q, next);
+		if (rc == 0)
+			rc = drive_file_page_walk(&pg, cb, ctx);
+		drive_file_page_release(&pg);
+		if (!next[0])
+			break;
+		if (page_fetch_wait(&f[!cur], err) < 0 && rc == 0)
+			rc = f[!cur].rc;
 		memcpy(token, next, strlen(next) + 1);
+		cur = !cur;
 	}
 out:
+	drive_file_page_release(&pg);
 	free(token);
-	buf_release(&resp);
-	buf_release(&url);
+	for (int i = 0; i < 2; i++) {
+		buf_release(&f[i].resp);
+		buf_release(&f[i].url);
+	}
 	return rc;
 }
 

@@ -505,9 +505,16 @@ static void files_release(struct drive_file *files, size_t n)
 	free(files);
 }
 
-int drive_record_file_list_parse(const char *json, size_t len, drive_file_cb cb,
-				 void *ctx, char *next, size_t nextsz,
-				 struct drive_err *err)
+void drive_file_page_release(struct drive_file_page *pg)
+{
+	files_release(pg->files, pg->n);
+	pg->files = NULL;
+	pg->n = 0;
+}
+
+int drive_record_file_list_load(const char *json, size_t len,
+				struct drive_file_page *pg, char *next,
+				size_t nextsz, struct drive_err *err)
 {
 	struct drive_file *files = NULL;
 	char where[WHERE_MAX];
@@ -516,6 +523,8 @@ int drive_record_file_list_parse(const char *json, size_t len, drive_file_cb cb,
 	bool more;
 	int rc;
 
+	pg->files = NULL;
+	pg->n = 0;
 	if (next && nextsz)
 		next[0] = '\0';
 	rc = load(json, len, &root, err);
@@ -541,11 +550,35 @@ int drive_record_file_list_parse(const char *json, size_t len, drive_file_cb cb,
 		if (rc < 0)
 			goto out;
 	}
-	for (i = 0; i < n && rc == 0; i++)
-		rc = cb(ctx, &files[i]);
+	pg->files = files;
+	pg->n = n;
+	files = NULL;
 out:
 	files_release(files, n);
 	json_decref(root);
+	return rc;
+}
+
+int drive_file_page_walk(const struct drive_file_page *pg, drive_file_cb cb,
+			 void *ctx)
+{
+	int rc = 0;
+
+	for (size_t i = 0; i < pg->n && rc == 0; i++)
+		rc = cb(ctx, &pg->files[i]);
+	return rc;
+}
+
+int drive_record_file_list_parse(const char *json, size_t len, drive_file_cb cb,
+				 void *ctx, char *next, size_t nextsz,
+				 struct drive_err *err)
+{
+	struct drive_file_page pg;
+	int rc = drive_record_file_list_load(json, len, &pg, next, nextsz, err);
+
+	if (rc == 0)
+		rc = drive_file_page_walk(&pg, cb, ctx);
+	drive_file_page_release(&pg);
 	return rc;
 }
 

@@ -53,6 +53,25 @@ int drive_record_file_list_parse(const char *json, size_t len, drive_file_cb cb,
 				 void *ctx, char *next, size_t nextsz,
 				 struct drive_err *err);
 
+/* A validated files.list page. */
+struct drive_file_page {
+	struct drive_file *files;
+	size_t n;
+};
+/*
+ * The first half of drive_record_file_list_parse(): validate the page into
+ * @pg (release it with drive_file_page_release(), also after an error) and
+ * its next token into @next, without calling anyone; the caller can ask for
+ * the next page before walking this one.
+ */
+int drive_record_file_list_load(const char *json, size_t len,
+				struct drive_file_page *pg, char *next,
+				size_t nextsz, struct drive_err *err);
+/* The second half: @cb for each file in order, until one returns non-0. */
+int drive_file_page_walk(const struct drive_file_page *pg, drive_file_cb cb,
+			 void *ctx);
+void drive_file_page_release(struct drive_file_page *pg);
+
 /*
  * A changes.list page. Exactly one of nextPageToken (more pages: *@last =
  * false) and newStartPageToken (the last page: *@last = true) must be

@@ -187,6 +187,27 @@ def test_listing_whose_token_repeats_stops(drivecli, api):
     assert len(api.requests) == 2
 
 
+@pytest.mark.parametrize("second", [
+    (403, {}, {"error": {"code": 403, "message": "no",
+                         "errors": [{"reason": "forbidden"}]}}),
+    (200, {}, {"files": [{"id": "../x"}]}),
+], ids=["refused", "malformed"])
+def test_listing_whose_second_page_fails_is_an_error(drivecli, api, second):
+    # The next page is asked for while the first is handed over: its
+    # failure still ends the listing with that page's error.
+    def page(req):
+        if "pageToken=two" in req["path"]:
+            return second
+        return 200, {}, {"files": [record()], "nextPageToken": "two"}
+    api.reply = routes({("GET", "/drive/v3/files?"): page})
+    err = run(drivecli, api, "ls", "p1")
+    assert err.error == ("EACCES" if second[0] == 403 else "EIO"), err
+    if second[0] == 200:
+        assert err.reason == "malformedResponse"
+    assert [("pageToken=two" in r["path"]) for r in api.requests] == \
+        [False, True]
+
+
 def test_non_json_success_is_eio(drivecli, api):
     api.reply = routes({("GET", "/drive/v3/files/f1"): (
         200, {"Content-Type": "text/html"}, b"<html>captive portal</html>")})
