@@ -25,13 +25,19 @@
 #include "drive/drive.h"
 
 /* Readahead window: doubles per sequential read up to this. */
-#define CACHE_READAHEAD_MAX (32 << 20)
+#define CACHE_READAHEAD_MAX (64 << 20)
 /* A read this close to where the last one ended counts as sequential. */
 #define CACHE_SEQ_SLACK (2 << 20)
-/* A read that misses downloads at least this much. */
+/* A read that misses downloads at least this much... */
 #define CACHE_FETCH_MIN (4 << 20)
+/* ...or this much while a sweep fills the file: the miss then only has to
+ * wait for its own bytes, the sweep brings the rest. */
+#define CACHE_FETCH_MIN_SWEEP (256 << 10)
+/* Non-sequential reads that missed on one handle before the rest of the
+ * file is fetched in the background (a sweep, fetch.c). */
+#define CACHE_SWEEP_AFTER_MISSES 4
 /* One download request is at most this long. */
-#define CACHE_FETCH_CHUNK (8 << 20)
+#define CACHE_FETCH_CHUNK (16 << 20)
 /* statfs numbers are refreshed when older than this. */
 #define CACHE_ABOUT_TTL_MS 60000
 
@@ -41,6 +47,7 @@ struct cache_handle {
 	int flags;	   /* open(2) flags */
 	int64_t ra_next;   /* where a sequential read would go on (t.lock) */
 	int64_t ra_window; /* current readahead window (t.lock) */
+	int misses;	   /* non-sequential reads that missed (t.lock) */
 	struct list_head link; /* on c->handles (t.lock) */
 };
 
@@ -52,6 +59,7 @@ struct fetch_job {
 	struct node *n;	  /* referenced; NULL for a listing */
 	int64_t off, end; /* marked in n->c.fetching */
 	uint64_t epoch;	  /* n->c.epoch when queued */
+	bool sweep;	  /* part of a sweep: queues the next gap when done */
 	/* A prefetch listing: these folders (referenced), and how many
 	 * levels below them to prefetch next. */
 	struct node *dirs[FETCH_LIST_BATCH];
@@ -225,6 +233,9 @@ int fetch_ensure_whole_locked(struct cache *c, struct node *n);
 /* Queue background downloads of what [off, end) misses. */
 void fetch_readahead_locked(struct cache *c, struct node *n, int64_t off,
 			    int64_t end);
+/* Fetch the rest of @n in the background while it is open (random reads
+ * of a big file: each miss alone would cost a round trip). */
+void fetch_sweep_locked(struct cache *c, struct node *n);
 /* Wait until no download of @n is running (before changing its bytes). */
 void fetch_wait_idle_locked(struct cache *c, struct node *n);
 int fetch_start(struct cache *c);

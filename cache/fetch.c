@@ -13,6 +13,11 @@
  * the lock dropped and waits for gaps others have claimed. Readahead
  * claims further gaps and hands them to the fetch workers
  * ("drivefs-fetch-N"), so several ranges of a big file download at once.
+ * Random reads of a big file start a SWEEP after a few misses: one stream
+ * per worker, each starting at its share of the file and walking on gap
+ * by gap (one chunk in flight each, so a miss never queues behind the
+ * whole file) while the file is open; misses meanwhile fetch only a little
+ * around themselves, as the sweep brings the rest.
  * A download applies only if n->c.epoch did not change meanwhile (the bytes
  * were discarded, truncated or evicted), and never to a dirty file: local
  * writes happen only after the whole file is present and no download is
@@ -364,9 +369,13 @@ int fetch_ensure_range_locked(struct cache *c, struct node *n, int64_t off,
 			continue;
 		}
 		/* Ask for at least CACHE_FETCH_MIN: a 128 KiB read per
-		 * request would make latency, not bandwidth, the limit. */
+		 * request would make latency, not bandwidth, the limit
+		 * (unless a sweep brings the rest). */
 		unclaimed_gap(n, gs,
-			      MAX(ge, MIN(n->l.size, gs + CACHE_FETCH_MIN)),
+			      MAX(ge, MIN(n->l.size,
+					  gs + (n->c.sweeps
+						    ? CACHE_FETCH_MIN_SWEEP
+						    : CACHE_FETCH_MIN))),
 			      &gs, &ge);
 		if (ranges_add(&n->c.fetching, gs, ge) < 0)
 			return -ENOMEM;
@@ -386,6 +395,28 @@ int fetch_ensure_range_locked(struct cache *c, struct node *n, int64_t off,
 	return 0;
 }
 
+/* Claim [gs, ge) of @n for a fetch worker. Returns false on ENOMEM. */
+static bool queue_range_locked(struct cache *c, struct node *n, int64_t gs,
+			       int64_t ge, bool sweep)
+{
+	struct fetch_job *j = calloc(1, sizeof(*j));
+
+	if (!j || ranges_add(&n->c.fetching, gs, ge) < 0) {
+		free(j);
+		return false;
+	}
+	j->n = n;
+	j->off = gs;
+	j->end = ge;
+	j->epoch = n->c.epoch;
+	j->sweep = sweep;
+	n->c.sweeps += sweep;
+	tree_ref_locked(n);
+	list_add_tail(&j->link, &c->fetch_jobs);
+	pthread_cond_signal(&c->fetch_cond);
+	return true;
+}
+
 void fetch_readahead_locked(struct cache *c, struct node *n, int64_t off,
 			    int64_t end)
 {
@@ -394,22 +425,38 @@ void fetch_readahead_locked(struct cache *c, struct node *n, int64_t off,
 	end = MIN(end, n->l.size);
 	if (!fetchable(n) || c->fetch_stop || !c->n_fetch_threads)
 		return;
-	while (unclaimed_gap(n, off, end, &gs, &ge)) {
-		struct fetch_job *j = calloc(1, sizeof(*j));
-
-		if (!j || ranges_add(&n->c.fetching, gs, ge) < 0) {
-			free(j);
-			return;
-		}
-		j->n = n;
-		j->off = gs;
-		j->end = ge;
-		j->epoch = n->c.epoch;
-		tree_ref_locked(n);
-		list_add_tail(&j->link, &c->fetch_jobs);
-		pthread_cond_signal(&c->fetch_cond);
+	while (unclaimed_gap(n, off, end, &gs, &ge) &&
+	       queue_range_locked(c, n, gs, ge, false))
 		off = ge;
-	}
+}
+
+/* The next step of a sweep stream: the first gap from @from on (then from
+ * the start). False when the file has none left, or is no longer read. */
+static bool sweep_next_locked(struct cache *c, struct node *n, int64_t from)
+{
+	int64_t gs, ge;
+
+	if (!n->c.open_count || !fetchable(n) || c->fetch_stop)
+		return false;
+	if (!unclaimed_gap(n, from, n->l.size, &gs, &ge) &&
+	    !unclaimed_gap(n, 0, from, &gs, &ge))
+		return false;
+	return queue_range_locked(c, n, gs, ge, true);
+}
+
+void fetch_sweep_locked(struct cache *c, struct node *n)
+{
+	int k = c->n_fetch_threads;
+
+	/* Not for a file the cache could not keep whole. */
+	if (n->c.sweeps || !k || n->l.size > c->o.size_max / 2)
+		return;
+	log_debug(SUB, "'%s' (%s): random reads: fetching the rest of it",
+		  tree_name_for_log(n), n->id);
+	for (int i = 0; i < k; i++)
+		sweep_next_locked(c, n,
+				  n->l.size / k * i / CACHE_FETCH_CHUNK *
+				      CACHE_FETCH_CHUNK);
 }
 
 /*
@@ -654,6 +701,11 @@ static void *fetch_main(void *arg)
 			ranges_remove(&j->n->c.fetching, j->off, j->end);
 			tree_broadcast_locked(t);
 		}
+		if (j->sweep) {
+			j->n->c.sweeps--;
+			if (j->n->c.epoch == j->epoch)
+				sweep_next_locked(c, j->n, j->end);
+		}
 		tree_unref_locked(t, j->n);
 		free(j);
 		if (evict) {
@@ -710,6 +762,7 @@ void fetch_stop(struct cache *c)
 			continue;
 		}
 		ranges_remove(&j->n->c.fetching, j->off, j->end);
+		j->n->c.sweeps -= j->sweep;
 		tree_unref_locked(t, j->n);
 		free(j);
 	}

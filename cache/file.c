@@ -238,7 +238,8 @@ out:
  * a readahead window (doubling up to CACHE_READAHEAD_MAX) that the fetch
  * workers fill. The kernel sends several reads of one stream at once, so
  * "sequential" means near where the last one ended, not exactly there; the
- * window ends on a chunk boundary so each step claims whole chunks.
+ * window ends on a chunk boundary so each step claims whole chunks. Other
+ * reads that miss count towards a sweep of the whole file (fetch.c).
  */
 static void readahead_locked(struct cache *c, struct cache_handle *h,
 			     int64_t off, int64_t end)
@@ -248,6 +249,8 @@ static void readahead_locked(struct cache *c, struct cache_handle *h,
 	if (llabs(off - h->ra_next) > CACHE_SEQ_SLACK) {
 		h->ra_window = 0;
 		h->ra_next = end;
+		if (!ranges_covers(&h->n->c.present, off, end))
+			h->misses++; /* cache_read() starts the sweep */
 		return;
 	}
 	h->ra_window = MIN(MAX(h->ra_window * 2, 2 << 20), CACHE_READAHEAD_MAX);
@@ -297,6 +300,10 @@ int cache_read(struct cache *c, struct cache_handle *h, int64_t off,
 		rc = fetch_ensure_range_locked(c, n, off, end);
 		if (rc < 0)
 			goto out;
+		/* After this read's own bytes: its gap must not wait
+		 * behind a sweep chunk that covers it. */
+		if (h->misses >= CACHE_SWEEP_AFTER_MISSES)
+			fetch_sweep_locked(c, n);
 	}
 	store_touch_locked(&c->t, n);
 	out->fd = h->fd;

@@ -115,6 +115,7 @@ struct node_content {
 			  a rename-over): never download more */
 	bool evicting; /* eviction is unlinking the file */
 	int pins;      /* I/O on the file outside a handle: not evictable */
+	int sweeps;    /* sweep jobs queued or running (fetch.c) */
 };
 
 /* Upload bookkeeping (sync.c). */

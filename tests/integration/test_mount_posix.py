@@ -12,12 +12,13 @@ import os
 import random
 import stat
 import subprocess
+import time
 
 import pytest
 
 from mountlib import (SLASH, assert_drive_mirrors, create_requests,
-                      drive_paths, drive_time, md5_of, sha256_of,
-                      wait_synced, xattr)
+                      drive_paths, drive_time, md5_of, poll_until,
+                      sha256_of, wait_synced, xattr)
 
 GDOC = "application/vnd.google-apps.document"
 XATTRS = ("user.drive.id", "user.drive.md5", "user.drive.version",
@@ -710,6 +711,63 @@ def test_seeded_large_file_random_reads(mount_factory, drive):
             n = rnd.randrange(1, 300000)
             fh.seek(off)
             assert fh.read(n) == data[off:off + n], (off, n)
+
+
+def _random_4k(fh, data, rnd, n):
+    for _ in range(n):
+        off = rnd.randrange(len(data) - 4096)
+        assert os.pread(fh.fileno(), 4096, off) == data[off:off + 4096]
+
+
+def test_random_reads_fetch_the_rest_while_open(mount_factory, drive):
+    """Random reads of a big file that keep missing start a sweep of the
+    whole file in the background (docs/SEMANTICS.md "Reading"): later reads
+    anywhere are served from the cache."""
+    data = prng_bytes(22, 40 << 20)
+    drive.seed("big/db.bin", data)
+    m = mount_factory()
+    p = m.path / "big" / "db.bin"
+    os.stat(p)
+    rnd = random.Random(6)
+    with open(p, "rb", buffering=0) as fh:
+        os.posix_fadvise(fh.fileno(), 0, 0, os.POSIX_FADV_RANDOM)
+        _random_4k(fh, data, rnd, 6)
+        poll_until(lambda: drive.stats()["bytes_down"] >= len(data), 60,
+                   "the whole file fetched")
+        time.sleep(0.2)
+        drive.reset_stats()
+        _random_4k(fh, data, rnd, 50)
+        assert drive.count("files.get.media") == 0
+    assert sha256_of(p) == hashlib.sha256(data).hexdigest()
+
+
+def test_random_reads_sweep_stops_at_close(mount_factory, drive):
+    size = 160 << 20                    # 10 chunks: more than the streams
+    m1 = mount_factory()
+    with open(m1.path / "huge.bin", "wb") as fh:
+        fh.write(prng_bytes(23, 1 << 20) * (size >> 20))
+    wait_synced(m1, timeout=120)
+    assert m1.unmount() == 0
+    m = mount_factory()                 # a fresh cache: cold
+    data = prng_bytes(23, 1 << 20) * (size >> 20)
+    p = m.path / "huge.bin"
+    os.stat(p)
+    drive.reset_stats()
+    drive.config(bandwidth=50 << 20)    # the sweep cannot finish at once
+    with open(p, "rb", buffering=0) as fh:
+        os.posix_fadvise(fh.fileno(), 0, 0, os.POSIX_FADV_RANDOM)
+        _random_4k(fh, data, random.Random(7), 4)
+    # What was in flight at the close lands; nothing is asked for after.
+    last = [-1, time.monotonic()]
+
+    def settled():
+        now = drive.count("files.get.media")
+        if now != last[0]:
+            last[:] = [now, time.monotonic()]
+        return time.monotonic() - last[1] > 2
+    poll_until(settled, 60, "downloads to stop", interval=0.25)
+    # (bytes_down also counts the stats replies: a few KiB each)
+    assert drive.stats()["bytes_down"] < size * 3 // 4, last[0]
 
 
 def test_readdir_2500_entries(mount_factory, drive):
