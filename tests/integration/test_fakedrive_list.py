@@ -308,3 +308,42 @@ def test_pretty_reply_is_json_dumps_indent_1(sdrive, fields, weird):
     assert json.loads(pretty) == value
     assert pretty == (json.dumps(value, indent=1, ensure_ascii=False)
                       + "\n").encode()
+
+
+def test_pretty_printer_is_json_dumps_on_odd_values():
+    """fd_common.dumps_pretty directly, on what replies never hold but the
+    printer must still get right: NaN, big ints, tuples, non-string keys,
+    empty records, records of records, strings that look like its
+    placeholders or separators."""
+    import os
+    import sys
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(
+        os.path.abspath(__file__))), "fakedrive"))
+    import fd_common
+
+    scalars = ["", "x", "\x00", "a\x00", 'q"\x00', "\x01", "\x02", "]\x01[",
+               "},\n   {", "[{", "}]", "é\u2028", 0, -5, 10 ** 30, 1.5,
+               float("nan"), float("inf"), -float("inf"), True, False, None]
+    rnd = random.Random(3)
+
+    def value(depth):
+        r = rnd.random()
+        if depth > 3 or r < 0.3:
+            return rnd.choice(scalars)
+        if r < 0.5:
+            return {rnd.choice(["k", "\x00", '"', ""]) + str(i):
+                    value(depth + 1) for i in range(rnd.randrange(4))}
+        if r < 0.8:     # a list of records, the printer's fast path
+            return [{"k%d" % j: value(depth + 2)
+                     for j in range(rnd.randrange(0 if rnd.random() < 0.1
+                                                  else 1, 4))}
+                    for _ in range(rnd.choice([0, 1, 8, 12]))]
+        return tuple(value(depth + 1) for _ in range(rnd.randrange(4)))
+
+    cases = [value(0) for _ in range(3000)]
+    cases += [{1: 2, None: [], True: 1.5}, [{"a": 1}, {}] * 5,
+              [{1: "x"}] * 9, [{"a": [1, [2]], "b": {}}] * 9,
+              [{"a": ["x", "y"], "b": {"c": None, "d": 1.5}}] * 9]
+    for v in cases:
+        assert fd_common.dumps_pretty(v) == json.dumps(
+            v, indent=1, ensure_ascii=False), v
