@@ -391,17 +391,17 @@ class Store:
         memo = {}
         files = self.files
 
-        def trashed(start):
+        def folder_trashed(fid):
             walked = []
             answer = False
-            rec = start
+            rec = files.get(fid)
             while rec is not None:
                 fid = rec["id"]
                 if fid in memo:
                     answer = memo[fid]
                     break
-                if len(walked) >= 10000:     # is_trashed's bound
-                    return self.is_trashed(start)
+                if len(walked) >= 9999:     # is_trashed()'s bound
+                    return self.is_trashed(files[walked[0]])
                 walked.append(fid)
                 if rec.get("explicitlyTrashed"):
                     answer = True
@@ -411,6 +411,15 @@ class Store:
             for fid in walked:
                 memo[fid] = answer
             return answer
+
+        def trashed(rec):
+            if rec.get("explicitlyTrashed"):
+                return True
+            p = rec.get("parent")
+            if not p:
+                return False
+            answer = memo.get(p)
+            return folder_trashed(p) if answer is None else answer
 
         return trashed
 
