@@ -9,11 +9,11 @@ tree/, 10,000 in flat/; 20,000 files in all), then lists as drivefs does
   tree   ('D1' in parents or ... 'D20') and trashed = false, 5 queries of 20
          folders (2 pages each)
 
-and reports, per page, the wall time on loopback (no --latency-ms) and the
-emulator's CPU time (utime + stime from /proc/PID/stat, so the number is the
-server's work, not the client's).
+and reports, per page, the wall time on loopback (with --latency-ms N, if
+given) and the emulator's CPU time (utime + stime from /proc/PID/stat, so
+the number is the server's work, not the client's).
 
-  tools/emu_list_bench.py [--rounds N] [--emulator DIR]
+  tools/emu_list_bench.py [--rounds N] [--emulator DIR] [--latency-ms N]
       emulator in a child process (DIR/fakedrive.py: compare two versions)
   tools/emu_list_bench.py --profile [--top N]
       emulator in this process; cProfile around the listing requests (not
@@ -112,11 +112,12 @@ def measure(drive, flat_id, folder_ids, pid, rounds):
                                           1000 * c / pages, 1000 * w / pages))
 
 
-def launch_plain(emu_dir):
+def launch_plain(emu_dir, latency_ms=0):
     """The emulator without --data (as tools/bench.py runs it: no state
     file is rewritten while we seed), on a free loopback port."""
     cmd = [sys.executable, "-S", str(Path(emu_dir) / "fakedrive.py"),
-           "--port", "0", "--host", "127.0.0.1"]
+           "--port", "0", "--host", "127.0.0.1",
+           "--latency-ms", str(latency_ms)]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE,
                             stdin=subprocess.DEVNULL)
     line = b""
@@ -137,7 +138,7 @@ def launch_plain(emu_dir):
 
 
 def run_child(args):
-    drive = launch_plain(args.emulator)
+    drive = launch_plain(args.emulator, args.latency_ms)
     try:
         t0 = time.monotonic()
         flat_id, folder_ids = seed(drive)
@@ -195,6 +196,9 @@ def main():
                     help="directory of the fakedrive.py to time (e.g. an "
                          "older one from `git archive`), child mode only")
     ap.add_argument("--top", type=int, default=25)
+    ap.add_argument("--latency-ms", type=float, default=0,
+                    help="the emulator's --latency-ms (child mode; the "
+                         "bench uses 50): wall per page = it + CPU")
     args = ap.parse_args()
     if args.profile:
         run_profile(args)

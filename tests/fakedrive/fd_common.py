@@ -114,12 +114,12 @@ def parse_int(query, name, default, lo, hi, coerce_high=False):
 #   - for a list of records (>= _RECORDS_MIN non-empty dicts whose values
 #     are plain: a files.list page, a changes page), one call of the C
 #     encoder for the whole list with the records' item separator, nested
-#     containers swapped for a sentinel and printed by _pretty, then the
-#     few separators that differ fixed up by string replacement. Raw
-#     newlines appear in the C output only as separators (inside strings
-#     they are escaped), which is what makes the fix-up exact; a sentinel
-#     count that does not match (a string that looks like one) falls back
-#     to _pretty.
+#     containers swapped for a sentinel and printed apart (_containers),
+#     then the few separators that differ fixed up by string replacement.
+#     Raw newlines appear in the C output only as separators (inside
+#     strings they are escaped), which is what makes the fix-up exact; a
+#     sentinel count that does not match (a string that looks like one)
+#     falls back to _pretty.
 # Anything else (non-string keys, subclasses, other types, cycles) goes to
 # json.dumps itself, so errors and corner cases behave as before.
 

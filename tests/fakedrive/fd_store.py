@@ -975,7 +975,7 @@ class Store:
             d["name"] = rec["name"]
         if "mimeType" in w:
             d["mimeType"] = mime
-        if rec.get("description") is not None and "description" in w:
+        if "description" in w and rec.get("description") is not None:
             d["description"] = rec["description"]
         if "starred" in w:
             d["starred"] = bool(rec.get("starred"))
@@ -983,17 +983,17 @@ class Store:
             d["trashed"] = (trashed or self.is_trashed)(rec)
         if "explicitlyTrashed" in w:
             d["explicitlyTrashed"] = bool(rec.get("explicitlyTrashed"))
-        if rec.get("parent") and "parents" in w:
+        if "parents" in w and rec.get("parent"):
             d["parents"] = [rec["parent"]]
-        if rec.get("properties") and "properties" in w:
+        if "properties" in w and rec.get("properties"):
             d["properties"] = dict(rec["properties"])
-        if rec.get("appProperties") and "appProperties" in w:
+        if "appProperties" in w and rec.get("appProperties"):
             d["appProperties"] = dict(rec["appProperties"])
         if "spaces" in w:
             d["spaces"] = ["drive"]
         if "version" in w:
             d["version"] = str(rec["version"])
-        if binary and "webContentLink" in w:
+        if "webContentLink" in w and binary:
             d["webContentLink"] = ("https://drive.google.com/uc?id=%s"
                                    "&export=download" % fid)
         if "webViewLink" not in w:
@@ -1014,14 +1014,14 @@ class Store:
             d["thumbnailVersion"] = "0"
         if "viewedByMe" in w:
             d["viewedByMe"] = rec.get("viewedByMeTime") is not None
-        if rec.get("viewedByMeTime") is not None and "viewedByMeTime" in w:
+        if "viewedByMeTime" in w and rec.get("viewedByMeTime") is not None:
             d["viewedByMeTime"] = rfc3339(rec["viewedByMeTime"])
         if "createdTime" in w:
             d["createdTime"] = rfc3339(rec["createdTime"])
         if "modifiedTime" in w:
             d["modifiedTime"] = rfc3339(rec["modifiedTime"])
-        if rec.get("modifiedByMeTime") is not None and owned and \
-                "modifiedByMeTime" in w:
+        if "modifiedByMeTime" in w and owned and \
+                rec.get("modifiedByMeTime") is not None:
             d["modifiedByMeTime"] = rfc3339(rec["modifiedByMeTime"])
         if "modifiedByMe" in w:
             d["modifiedByMe"] = rec.get("modifiedByMeTime") is not None \
@@ -1055,7 +1055,7 @@ class Store:
                     "pendingOwner": False}]
             if "permissionIds" in w:
                 d["permissionIds"] = [owner["permissionId"]]
-        if folder and "folderColorRgb" in w:
+        if "folderColorRgb" in w and folder:
             d["folderColorRgb"] = rec.get("folderColorRgb") or "#8f8f8f"
         if binary:
             if "originalFilename" in w:
@@ -1093,7 +1093,7 @@ class Store:
                                       else 0)
         if "isAppAuthorized" in w:
             d["isAppAuthorized"] = True
-        if shortcut and "shortcutDetails" in w:
+        if "shortcutDetails" in w and shortcut:
             d["shortcutDetails"] = {
                 "targetId": rec.get("shortcutTargetId"),
                 "targetMimeType": rec.get("shortcutTargetMimeType")}
