@@ -53,9 +53,9 @@ from fd_common import (  # noqa: E402
                        CHUNK_GRANULARITY, ClientGone, DEFAULT_CLIENT_ID,
                        DEFAULT_CLIENT_SECRET, DEFAULT_REFRESH_TOKEN,
                        DEFAULT_USER, DRIVE_SCOPE, FAULT_ACTIONS, Handled,
-                       dumps_pretty,
                        IO_CHUNK, KIND_SCOPES, LOG_LIMIT, MAX_JSON_BODY,
-                       NoResponse, WRITE_SCOPES, log, redact_query)
+                       NoResponse, WRITE_SCOPES, dumps_pretty, log,
+                       redact_query)
 from fd_api import ApiMixin  # noqa: E402
 from fd_control import ControlMixin  # noqa: E402
 from fd_oauth import OAuthMixin  # noqa: E402
