@@ -111,15 +111,13 @@ def parse_int(query, name, default, lo, hi, coerce_high=False):
 # a generator per value: ~35 ms for a 1000-entry files.list page, the
 # largest single cost of a page. dumps_pretty() prints the same bytes:
 #   - a plain recursive printer (_pretty) for small containers;
-#   - for a list of records (>= _RECORDS_MIN non-empty dicts whose values
-#     are plain: a files.list page, a changes page), one call of the C
-#     encoder for the whole list with the records' item separator, nested
-#     containers swapped for a sentinel and printed apart (_containers),
-#     then the few separators that differ fixed up by string replacement.
-#     Raw newlines appear in the C output only as separators (inside
-#     strings they are escaped), which is what makes the fix-up exact; a
-#     sentinel count that does not match (a string that looks like one)
-#     falls back to _pretty.
+#   - for a list of records (>= _RECORDS_MIN non-empty dicts with string
+#     keys and plain values: a files.list page, a changes page), the
+#     values of all records go to the C encoder in one flat list, separated
+#     by a raw \x01 (inside strings it would be escaped, so splitting on it
+#     is exact), and are interleaved with each record's keys and
+#     indentation, prepared once per key sequence; non-empty nested
+#     containers are printed apart (_containers) and put in their place.
 # Anything else (non-string keys, subclasses, other types, cycles) goes to
 # json.dumps itself, so errors and corner cases behave as before.
 
@@ -127,16 +125,17 @@ _encode_str = json.encoder.encode_basestring      # C version when available
 _c_make_encoder = getattr(json.encoder, "c_make_encoder", None)
 _INFINITY = float("inf")
 _RECORDS_MIN = 8
-_SENTINEL = "\x00"
-_SENTINEL_JSON = _encode_str(_SENTINEL)           # '"\\u0000"'
 _PLAIN_TYPES = frozenset((str, int, float, bool, type(None), dict, list,
                           tuple))
 _CONTAINER_TYPES = frozenset((dict, list, tuple))
 _SCALAR_TYPES = frozenset((str, int, float, bool, type(None)))
 _STR_TYPE = frozenset((str,))
-_record_encoders = {}
-_nested_encoder = _c_make_encoder and _c_make_encoder(
+_DICT_TYPE = frozenset((dict,))
+# Prints a list with a raw "\x01" between items (": " in dicts): the values
+# of a list of records, the nested containers of a page.
+_flat_encoder = _c_make_encoder and _c_make_encoder(
     None, None, _encode_str, None, ": ", "\x01", False, False, True)
+_key_prefixes = {}      # (keys, pad) -> what comes before each value
 
 
 class _NotPlain(Exception):
@@ -204,48 +203,43 @@ def _pretty(o, pad, out):
 def _records(o, pad, out):
     """The list-of-records fast path of _pretty; False when o is not one
     (nothing appended then)."""
-    if _c_make_encoder is None:
+    if _flat_encoder is None or set(map(type, o)) != _DICT_TYPE or \
+            not all(o) or \
+            not _STR_TYPE.issuperset(map(type, chain.from_iterable(o))):
         return False
-    flat, nested = [], []
-    is_container = _CONTAINER_TYPES.__contains__
-    for d in o:
-        if type(d) is not dict or not d:
-            return False
-        types = set(map(type, d.values()))
-        if not types <= _PLAIN_TYPES or \
-                not _STR_TYPE.issuperset(map(type, d)):
-            return False
-        if types.isdisjoint(_CONTAINER_TYPES):
-            flat.append(d)
-            continue
-        # Empty containers print the same compact or pretty: keep them.
-        d = dict(d)
-        for k in compress(d, map(is_container, map(type, d.values()))):
-            v = d[k]
-            if v:
-                d[k] = _SENTINEL
-                nested.append(v)
-        flat.append(d)
+    values = list(chain.from_iterable(map(dict.values, o)))
+    if not _PLAIN_TYPES.issuperset(map(type, values)):
+        return False
+    # Before each value: its key, after the previous value's separator,
+    # or for a record's first key after the previous record's end.
     pad1, pad2 = pad + " ", pad + "  "
-    enc = _record_encoders.get(pad)
-    if enc is None:
-        enc = _c_make_encoder(None, None, _encode_str, None, ": ",
-                              ",\n" + pad2, False, False, True)
-        _record_encoders[pad] = enc
-    # "[{" ... "}" SEP "{" ... "}]", SEP the records' item separator.
-    text = "".join(enc(flat, 0)).replace(
-        "},\n" + pad2 + "{", "\n" + pad1 + "},\n" + pad1 + "{\n" + pad2)
-    text = "[\n" + pad1 + "{\n" + pad2 + text[2:-2] + "\n" + pad1 + "}\n" + \
-        pad + "]"
-    if not nested:
-        out.append(text)
-        return True
-    pieces = text.split(_SENTINEL_JSON)
-    if len(pieces) != len(nested) + 1:
-        return False
-    out.append(pieces[0])
-    out.extend(chain.from_iterable(zip(_containers(nested, pad2),
-                                       pieces[1:])))
+    if len(_key_prefixes) > 1024:
+        _key_prefixes.clear()
+    prefixes = []
+    for keys in map(tuple, o):
+        p = _key_prefixes.get((keys, pad))
+        if p is None:
+            p = ["\n" + pad1 + "},\n" + pad1 + "{\n" + pad2 +
+                 _encode_str(keys[0]) + ": "]
+            p += [",\n" + pad2 + _encode_str(k) + ": " for k in keys[1:]]
+            _key_prefixes[(keys, pad)] = p
+        prefixes.extend(p)
+    prefixes[0] = "[\n" + pad1 + "{\n" + pad2 + \
+        _encode_str(next(iter(o[0]))) + ": "
+    # Empty containers print the same compact or pretty: the C encoder
+    # prints them in place; the others are printed apart.
+    where = [i for i in compress(range(len(values)), map(
+        _CONTAINER_TYPES.__contains__, map(type, values))) if values[i]]
+    nested = [values[i] for i in where]
+    for i in where:
+        values[i] = None
+    pieces = "".join(_flat_encoder(values, 0))[1:-1].split("\x01")
+    if len(pieces) != len(values):
+        return False        # cannot happen
+    for i, text in zip(where, _containers(nested, pad2)):
+        pieces[i] = text
+    out.extend(chain.from_iterable(zip(prefixes, pieces)))
+    out.append("\n" + pad1 + "}\n" + pad + "]")
     return True
 
 
@@ -256,6 +250,8 @@ def _containers(values, pad):
     (inside strings it would be escaped): between two containers it comes
     after a closing and before an opening bracket, inside one never, since
     the items are scalars."""
+    if not values:
+        return []
     dicts = [v for v in values if type(v) is dict]
     lists = [v for v in values if type(v) is not dict]
     if _STR_TYPE.issuperset(map(type, chain.from_iterable(dicts))) and \
@@ -263,7 +259,7 @@ def _containers(values, pad):
                 map(dict.values, dicts)))) and \
             _SCALAR_TYPES.issuperset(map(type, chain.from_iterable(lists))):
         inner = pad + " "
-        text = "".join(_nested_encoder(values, 0))[1:-1]
+        text = "".join(_flat_encoder(values, 0))[1:-1]
         for a in "]}":
             for b in "[{":
                 text = text.replace(a + "\x01" + b, "\n" + pad + a + "\x02" +
