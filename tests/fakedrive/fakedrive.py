@@ -54,7 +54,8 @@ from fd_common import (  # noqa: E402
                        DEFAULT_CLIENT_SECRET, DEFAULT_REFRESH_TOKEN,
                        DEFAULT_USER, DRIVE_SCOPE, FAULT_ACTIONS, Handled,
                        IO_CHUNK, KIND_SCOPES, LOG_LIMIT, MAX_JSON_BODY,
-                       NoResponse, WRITE_SCOPES, log, redact_query)
+                       NoResponse, WRITE_SCOPES, dumps_pretty, log,
+                       redact_query)
 from fd_api import ApiMixin  # noqa: E402
 from fd_control import ControlMixin  # noqa: E402
 from fd_oauth import OAuthMixin  # noqa: E402
@@ -840,10 +841,10 @@ class Handler(ApiMixin, UploadMixin, OAuthMixin, ControlMixin,
 
     def send_json(self, status, obj, headers=()):
         pretty = self.q.get("prettyPrint", "true").lower() != "false"
-        data = json.dumps(obj, indent=1 if pretty else None,
-                          ensure_ascii=False).encode("utf-8")
         if pretty:
-            data += b"\n"
+            data = (dumps_pretty(obj) + "\n").encode("utf-8")
+        else:
+            data = json.dumps(obj, ensure_ascii=False).encode("utf-8")
         self.send_raw(status, [("Content-Type",
                                 "application/json; charset=UTF-8"),
                                ("Vary", "Origin, X-Origin, Referer")]

@@ -2,12 +2,15 @@
 
 import base64
 import re
+from operator import itemgetter
 
 import fd_errors as E
 import fd_fields as F
 import fd_query as Q
 import fd_store as S
 from fd_common import parse_bool, parse_int
+
+_DROP = object()    # a `fields` selection without files
 
 
 class ApiMixin:
@@ -98,9 +101,9 @@ class ApiMixin:
             if k == "sharedWithMeTime":
                 return lambda r: 0
             return lambda r: r.get(k) or 0
-        recs.sort(key=lambda r: r["id"])
+        recs.sort(key=itemgetter("id"))
         if not order:
-            recs.sort(key=lambda r: r["modifiedTime"], reverse=True)
+            recs.sort(key=itemgetter("modifiedTime"), reverse=True)
         for k, desc in reversed(order):
             recs.sort(key=key_of(k), reverse=desc)
         return recs
@@ -135,19 +138,29 @@ class ApiMixin:
                              "descending relevance order.",
                              location="orderBy")
         me = self.me()
-
-        class Ctx:
-            root_id = store.root_id
-
-        ctx = Ctx()
-        ctx.me = me
-        ctx.trashed = store.is_trashed
-        ctx.owner = lambda r: r["owner"]
-        ctx.full_text = store.full_text
-        pred = Q.compile_query(ast, ctx) if ast is not None else \
-            (lambda r: True)
+        # The files part of the selection: render only the keys it keeps.
+        if "files" in tree:
+            ftree = tree["files"]
+        else:
+            ftree = tree.get("*", _DROP)
+        want = None if ftree is None or ftree is _DROP or "*" in ftree \
+            else frozenset(ftree)
+        # render(want=...) builds only the selected keys, so of the
+        # selection only the keys with a sub-selection are left to apply.
+        subs = [(k, sub) for k, sub in ftree.items() if sub is not None] \
+            if want is not None else None
         only_app_data = self.list_param("spaces") == ["appDataFolder"]
         with store.lock:
+            class Ctx:
+                root_id = store.root_id
+
+            ctx = Ctx()
+            ctx.me = me
+            ctx.trashed = store.trashed_memo()
+            ctx.owner = lambda r: r["owner"]
+            ctx.full_text = store.full_text
+            pred = Q.compile_query(ast, ctx) if ast is not None else \
+                (lambda r: True)
             key = None
             if "pageToken" in self.q:
                 key, snap, offset = srv.read_page_token(self.q["pageToken"])
@@ -157,11 +170,12 @@ class ApiMixin:
                 if only_app_data:
                     cands = []
                 else:
-                    pid = Q.parent_constraint(ast, store.root_id) \
+                    pids = Q.parent_candidates(ast, store.root_id) \
                         if ast is not None else None
-                    if pid is not None:
-                        cands = [store.files[c] for c in
-                                 store.children.get(pid, ())
+                    if pids is not None:
+                        # The children index, not a scan of the store.
+                        cands = [store.files[c] for p in pids
+                                 for c in store.children.get(p, ())
                                  if c in store.files]
                     else:
                         cands = [r for r in store.files.values()
@@ -173,15 +187,29 @@ class ApiMixin:
             for fid in page_ids:
                 rec = store.files.get(fid)
                 if rec is not None and pred(rec):
-                    out.append(store.render(rec, me))
+                    out.append(rec)
             result = {"kind": "drive#fileList", "incompleteSearch": False}
             if offset + page_size < len(ids):
                 if key is None:
                     key = srv.new_snapshot(ids, qtext)
                 result["nextPageToken"] = srv.page_token(key,
                                                          offset + page_size)
-            result["files"] = out
-        self.send_json(200, F.apply(tree, result))
+            # "files" comes last in the reply, so it can be added after the
+            # rest is filtered; each file is rendered and filtered once.
+            result = F.apply(tree, result)
+            if ftree is not _DROP:
+                trashed = ctx.trashed
+                files = result["files"] = []
+                for rec in out:
+                    d = store.render(rec, me, want, trashed)
+                    if want is None:
+                        d = F.apply(ftree, d)
+                    else:
+                        for k, sub in subs:
+                            if k in d:
+                                d[k] = F.apply(sub, d[k])
+                    files.append(d)
+        self.send_json(200, result)
 
     def h_files_get(self, fid):
         tree = self.fields(F.FILE, F.DEFAULT_FILE)

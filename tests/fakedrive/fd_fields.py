@@ -269,13 +269,24 @@ def apply(tree, value):
         return [apply(tree, v) for v in value]
     if not isinstance(value, dict):
         return value
+    if len(tree) == 1 and "*" not in tree:
+        # One key (capabilities/canEdit): look it up, do not walk value.
+        for key, sub in tree.items():
+            if key not in value:
+                return {}
+            val = value[key]
+            return {key: val if sub is None else apply(sub, val)}
     out = {}
     star = tree.get("*", 0)
     for key, val in value.items():
         if key in tree:
-            out[key] = apply(tree[key], val)
+            sub = tree[key]
         elif star != 0:
-            out[key] = apply(star, val)
+            sub = star
+        else:
+            continue
+        # A leaf selection (None) keeps the value whole: no call needed.
+        out[key] = val if sub is None else apply(sub, val)
     return out
 
 

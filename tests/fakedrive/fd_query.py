@@ -303,8 +303,7 @@ def compile_query(ast, ctx):
         a, b = compile_query(ast[1], ctx), compile_query(ast[2], ctx)
         return lambda r: a(r) and b(r)
     if op == "or":
-        a, b = compile_query(ast[1], ctx), compile_query(ast[2], ctx)
-        return lambda r: a(r) or b(r)
+        return _compile_or(ast, ctx)
     if op == "not":
         a = compile_query(ast[1], ctx)
         return lambda r: not a(r)
@@ -366,14 +365,52 @@ def compile_query(ast, ctx):
     return cmpf
 
 
-def parent_constraint(ast, root_id):
-    """If the query requires `'X' in parents` at the top level of an `and`
-    chain, return X (resolved), so the caller can scan only X's children."""
-    if ast[0] == "in" and ast[2] == "parents":
-        return root_id if ast[1] == "root" else ast[1]
-    if ast[0] == "and":
-        return (parent_constraint(ast[1], root_id)
-                or parent_constraint(ast[2], root_id))
+def _or_terms(ast, out):
+    if ast[0] == "or":
+        _or_terms(ast[1], out)
+        _or_terms(ast[2], out)
+    else:
+        out.append(ast)
+    return out
+
+
+def _compile_or(ast, ctx):
+    """An `or` chain; its `'X' in parents` terms become one set lookup (a
+    20-folder listing query was 20 nested calls per file). The terms have
+    no side effects, so testing the parents first changes no result."""
+    terms = _or_terms(ast, [])
+    pids = {ctx.root_id if t[1] == "root" else t[1] for t in terms
+            if t[0] == "in" and t[2] == "parents"}
+    preds = [compile_query(t, ctx) for t in terms
+             if not (t[0] == "in" and t[2] == "parents")]
+    if not pids:
+        return lambda r: any(p(r) for p in preds)
+    if not preds:
+        return lambda r: r.get("parent") in pids
+    return lambda r: r.get("parent") in pids or any(p(r) for p in preds)
+
+
+def parent_candidates(ast, root_id):
+    """A set of folder ids that holds the parent of every file q can match,
+    or None when q does not restrict the parent. `'X' in parents` gives
+    {X}; `a and b` the intersection of what its sides give (or either's
+    when one side does not restrict); `a or b` the union when both sides
+    restrict; `not` nothing. The caller scans only these folders' children
+    (the store's parent -> children index) and still applies the whole
+    predicate to each, so the set only has to be a superset."""
+    op = ast[0]
+    if op == "in":
+        if ast[2] != "parents":
+            return None
+        return {root_id if ast[1] == "root" else ast[1]}
+    if op in ("and", "or"):
+        a = parent_candidates(ast[1], root_id)
+        b = parent_candidates(ast[2], root_id)
+        if op == "or":
+            return a | b if a is not None and b is not None else None
+        if a is None or b is None:
+            return a if b is None else b
+        return a & b
     return None
 
 

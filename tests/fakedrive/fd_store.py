@@ -8,6 +8,7 @@ head revision); only metadata is kept in memory.
 """
 
 import datetime
+import functools
 import hashlib
 import mimetypes
 import os
@@ -109,9 +110,64 @@ def now_ms():
     return int(time.time() * 1000)
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def rfc3339(ms):
+    """Epoch ms -> RFC 3339 with milliseconds. Cached: a 1000-entry
+    files.list page formats 2000 times, mostly the same few seconds."""
     dt = datetime.datetime.fromtimestamp(ms / 1000.0, datetime.timezone.utc)
     return dt.strftime("%Y-%m-%dT%H:%M:%S") + ".%03dZ" % (ms % 1000)
+
+
+@functools.lru_cache(maxsize=None)
+def _capabilities(folder, editable, is_root):
+    """File.capabilities: one of eight dicts, built once each (building it
+    per file was a third of a files.list page's rendering). Never modified:
+    render() hands out copies."""
+    return {
+        "canAcceptOwnership": False,
+        "canAddChildren": folder and editable,
+        "canAddMyDriveParent": False,
+        "canChangeCopyRequiresWriterPermission": editable,
+        "canChangeItemDownloadRestriction": editable,
+        "canChangeSecurityUpdateEnabled": False,
+        "canChangeViewersCanCopyContent": editable,
+        "canComment": True,
+        "canCopy": not folder,
+        "canDelete": editable and not is_root,
+        "canDisableInheritedPermissions": False,
+        "canDownload": True,
+        "canEdit": editable,
+        "canEnableInheritedPermissions": False,
+        "canListChildren": folder,
+        "canModifyContent": editable and not folder,
+        "canModifyContentRestriction": editable,
+        "canModifyEditorContentRestriction": editable,
+        "canModifyLabels": False,
+        "canModifyOwnerContentRestriction": editable,
+        "canMoveChildrenWithinDrive": folder and editable,
+        "canMoveItemIntoTeamDrive": editable and not is_root,
+        "canMoveItemOutOfDrive": editable and not is_root,
+        "canMoveItemWithinDrive": editable and not is_root,
+        "canReadLabels": False,
+        "canReadRevisions": True,
+        "canRemoveChildren": folder and editable,
+        "canRemoveContentRestriction": False,
+        "canRemoveMyDriveParent": editable and not is_root,
+        "canRename": editable and not is_root,
+        "canShare": editable,
+        "canTrash": editable and not is_root,
+        "canUntrash": editable and not is_root,
+    }
+
+
+class _Everything:
+    """The `want` of a full render: contains every key."""
+
+    def __contains__(self, key):
+        return True
+
+
+_EVERYTHING = _Everything()
 
 
 def permission_id(email):
@@ -326,6 +382,46 @@ class Store:
             rec = self.files.get(p) if p else None
             seen += 1
         return False
+
+    def trashed_memo(self):
+        """is_trashed() for one request made under the lock: each folder's
+        answer is remembered, so listing N files of one folder walks that
+        folder's ancestors once, not N times. Throw it away before the
+        lock is released (a trash or move changes the answers)."""
+        memo = {}
+        files = self.files
+
+        def folder_trashed(fid):
+            walked = []
+            answer = False
+            rec = files.get(fid)
+            while rec is not None:
+                fid = rec["id"]
+                if fid in memo:
+                    answer = memo[fid]
+                    break
+                if len(walked) >= 9999:     # is_trashed()'s bound
+                    return self.is_trashed(files[walked[0]])
+                walked.append(fid)
+                if rec.get("explicitlyTrashed"):
+                    answer = True
+                    break
+                p = rec.get("parent")
+                rec = files.get(p) if p else None
+            for fid in walked:
+                memo[fid] = answer
+            return answer
+
+        def trashed(rec):
+            if rec.get("explicitlyTrashed"):
+                return True
+            p = rec.get("parent")
+            if not p:
+                return False
+            answer = memo.get(p)
+            return folder_trashed(p) if answer is None else answer
+
+        return trashed
 
     def ancestors(self, rec):
         out = []
@@ -852,137 +948,160 @@ class Store:
                 "me": email == me, "permissionId": info["permissionId"],
                 "emailAddress": email}
 
-    def render(self, rec, me):
-        """The complete File resource as the API would return with fields=*."""
+    def render(self, rec, me, want=None, trashed=None):
+        """The complete File resource as the API would return with fields=*.
+
+        want: None, or the set of top-level keys the caller keeps (its
+        `fields` selection); only those are built, so a files.list page of
+        a dozen fields does not build capabilities, permissions, users and
+        times for every file. Keys keep their order either way. trashed: a
+        function rec -> bool to use instead of is_trashed (a per-request
+        memo, see trashed_memo())."""
+        w = _EVERYTHING if want is None else want
         fid, mime = rec["id"], rec["mimeType"]
         folder = mime == FOLDER
         shortcut = mime == SHORTCUT
-        binary = is_binary(mime)
-        doc = is_google(mime) and not folder and not shortcut
-        trashed = self.is_trashed(rec)
+        binary = not mime.startswith(GOOGLE)        # is_binary()
+        doc = not binary and not folder and not shortcut
         editable = not rec.get("readOnly")
         is_root = bool(rec.get("root"))
-        d = {"kind": "drive#file", "id": fid, "name": rec["name"],
-             "mimeType": mime}
-        if rec.get("description") is not None:
+        owned = me == rec.get("owner")
+        d = {}
+        if "kind" in w:
+            d["kind"] = "drive#file"
+        if "id" in w:
+            d["id"] = fid
+        if "name" in w:
+            d["name"] = rec["name"]
+        if "mimeType" in w:
+            d["mimeType"] = mime
+        if "description" in w and rec.get("description") is not None:
             d["description"] = rec["description"]
-        d["starred"] = bool(rec.get("starred"))
-        d["trashed"] = trashed
-        d["explicitlyTrashed"] = bool(rec.get("explicitlyTrashed"))
-        if rec.get("parent"):
+        if "starred" in w:
+            d["starred"] = bool(rec.get("starred"))
+        if "trashed" in w:
+            d["trashed"] = (trashed or self.is_trashed)(rec)
+        if "explicitlyTrashed" in w:
+            d["explicitlyTrashed"] = bool(rec.get("explicitlyTrashed"))
+        if "parents" in w and rec.get("parent"):
             d["parents"] = [rec["parent"]]
-        if rec.get("properties"):
+        if "properties" in w and rec.get("properties"):
             d["properties"] = dict(rec["properties"])
-        if rec.get("appProperties"):
+        if "appProperties" in w and rec.get("appProperties"):
             d["appProperties"] = dict(rec["appProperties"])
-        d["spaces"] = ["drive"]
-        d["version"] = str(rec["version"])
-        if binary:
+        if "spaces" in w:
+            d["spaces"] = ["drive"]
+        if "version" in w:
+            d["version"] = str(rec["version"])
+        if "webContentLink" in w and binary:
             d["webContentLink"] = ("https://drive.google.com/uc?id=%s"
                                    "&export=download" % fid)
-        if folder:
+        if "webViewLink" not in w:
+            pass
+        elif folder:
             d["webViewLink"] = "https://drive.google.com/drive/folders/" + fid
         elif mime in _EDIT_LINKS:
             d["webViewLink"] = _EDIT_LINKS[mime] % fid
         else:
             d["webViewLink"] = ("https://drive.google.com/file/d/%s/view"
                                 "?usp=drivesdk" % fid)
-        d["iconLink"] = ("https://drive-thirdparty.googleusercontent.com/16/"
-                         "type/" + mime)
-        d["hasThumbnail"] = False
-        d["thumbnailVersion"] = "0"
-        d["viewedByMe"] = rec.get("viewedByMeTime") is not None
-        if rec.get("viewedByMeTime") is not None:
+        if "iconLink" in w:
+            d["iconLink"] = ("https://drive-thirdparty.googleusercontent.com/"
+                             "16/type/" + mime)
+        if "hasThumbnail" in w:
+            d["hasThumbnail"] = False
+        if "thumbnailVersion" in w:
+            d["thumbnailVersion"] = "0"
+        if "viewedByMe" in w:
+            d["viewedByMe"] = rec.get("viewedByMeTime") is not None
+        if "viewedByMeTime" in w and rec.get("viewedByMeTime") is not None:
             d["viewedByMeTime"] = rfc3339(rec["viewedByMeTime"])
-        d["createdTime"] = rfc3339(rec["createdTime"])
-        d["modifiedTime"] = rfc3339(rec["modifiedTime"])
-        if rec.get("modifiedByMeTime") is not None and \
-                me == rec.get("owner"):
+        if "createdTime" in w:
+            d["createdTime"] = rfc3339(rec["createdTime"])
+        if "modifiedTime" in w:
+            d["modifiedTime"] = rfc3339(rec["modifiedTime"])
+        if "modifiedByMeTime" in w and owned and \
+                rec.get("modifiedByMeTime") is not None:
             d["modifiedByMeTime"] = rfc3339(rec["modifiedByMeTime"])
-        d["modifiedByMe"] = rec.get("modifiedByMeTime") is not None and \
-            me == rec.get("owner")
-        d["owners"] = [self.user_obj(rec["owner"], me)]
-        d["lastModifyingUser"] = self.user_obj(rec["lastModifyingUser"], me)
-        d["shared"] = False
-        d["ownedByMe"] = rec["owner"] == me
-        d["capabilities"] = {
-            "canAcceptOwnership": False,
-            "canAddChildren": folder and editable,
-            "canAddMyDriveParent": False,
-            "canChangeCopyRequiresWriterPermission": editable,
-            "canChangeItemDownloadRestriction": editable,
-            "canChangeSecurityUpdateEnabled": False,
-            "canChangeViewersCanCopyContent": editable,
-            "canComment": True,
-            "canCopy": not folder,
-            "canDelete": editable and not is_root,
-            "canDisableInheritedPermissions": False,
-            "canDownload": True,
-            "canEdit": editable,
-            "canEnableInheritedPermissions": False,
-            "canListChildren": folder,
-            "canModifyContent": editable and not folder,
-            "canModifyContentRestriction": editable,
-            "canModifyEditorContentRestriction": editable,
-            "canModifyLabels": False,
-            "canModifyOwnerContentRestriction": editable,
-            "canMoveChildrenWithinDrive": folder and editable,
-            "canMoveItemIntoTeamDrive": editable and not is_root,
-            "canMoveItemOutOfDrive": editable and not is_root,
-            "canMoveItemWithinDrive": editable and not is_root,
-            "canReadLabels": False,
-            "canReadRevisions": True,
-            "canRemoveChildren": folder and editable,
-            "canRemoveContentRestriction": False,
-            "canRemoveMyDriveParent": editable and not is_root,
-            "canRename": editable and not is_root,
-            "canShare": editable,
-            "canTrash": editable and not is_root,
-            "canUntrash": editable and not is_root,
-        }
-        d["viewersCanCopyContent"] = True
-        d["copyRequiresWriterPermission"] = bool(
-            rec.get("copyRequiresWriterPermission"))
-        d["writersCanShare"] = bool(rec.get("writersCanShare", True))
-        owner = self.user_obj(rec["owner"], me)
-        d["permissions"] = [{
-            "kind": "drive#permission", "id": owner["permissionId"],
-            "type": "user", "emailAddress": rec["owner"], "role": "owner",
-            "displayName": owner["displayName"],
-            "photoLink": owner["photoLink"], "deleted": False,
-            "pendingOwner": False}]
-        d["permissionIds"] = [owner["permissionId"]]
-        if folder:
+        if "modifiedByMe" in w:
+            d["modifiedByMe"] = rec.get("modifiedByMeTime") is not None \
+                and owned
+        if "owners" in w:
+            d["owners"] = [self.user_obj(rec["owner"], me)]
+        if "lastModifyingUser" in w:
+            d["lastModifyingUser"] = self.user_obj(rec["lastModifyingUser"],
+                                                   me)
+        if "shared" in w:
+            d["shared"] = False
+        if "ownedByMe" in w:
+            d["ownedByMe"] = rec["owner"] == me
+        if "capabilities" in w:
+            d["capabilities"] = dict(_capabilities(folder, editable, is_root))
+        if "viewersCanCopyContent" in w:
+            d["viewersCanCopyContent"] = True
+        if "copyRequiresWriterPermission" in w:
+            d["copyRequiresWriterPermission"] = bool(
+                rec.get("copyRequiresWriterPermission"))
+        if "writersCanShare" in w:
+            d["writersCanShare"] = bool(rec.get("writersCanShare", True))
+        if "permissions" in w or "permissionIds" in w:
+            owner = self.user_obj(rec["owner"], me)
+            if "permissions" in w:
+                d["permissions"] = [{
+                    "kind": "drive#permission", "id": owner["permissionId"],
+                    "type": "user", "emailAddress": rec["owner"],
+                    "role": "owner", "displayName": owner["displayName"],
+                    "photoLink": owner["photoLink"], "deleted": False,
+                    "pendingOwner": False}]
+            if "permissionIds" in w:
+                d["permissionIds"] = [owner["permissionId"]]
+        if "folderColorRgb" in w and folder:
             d["folderColorRgb"] = rec.get("folderColorRgb") or "#8f8f8f"
         if binary:
-            d["originalFilename"] = rec.get("originalFilename", rec["name"])
+            if "originalFilename" in w:
+                d["originalFilename"] = rec.get("originalFilename",
+                                                rec["name"])
             if rec.get("fullFileExtension"):
-                d["fullFileExtension"] = rec["fullFileExtension"]
-                d["fileExtension"] = rec["fileExtension"]
-            d["md5Checksum"] = rec.get("md5")
-            d["sha1Checksum"] = rec.get("sha1")
-            d["sha256Checksum"] = rec.get("sha256")
-            d["size"] = str(rec.get("size", 0))
-            d["headRevisionId"] = rec.get("headRevisionId")
+                if "fullFileExtension" in w:
+                    d["fullFileExtension"] = rec["fullFileExtension"]
+                if "fileExtension" in w:
+                    d["fileExtension"] = rec["fileExtension"]
+            if "md5Checksum" in w:
+                d["md5Checksum"] = rec.get("md5")
+            if "sha1Checksum" in w:
+                d["sha1Checksum"] = rec.get("sha1")
+            if "sha256Checksum" in w:
+                d["sha256Checksum"] = rec.get("sha256")
+            if "size" in w:
+                d["size"] = str(rec.get("size", 0))
+            if "headRevisionId" in w:
+                d["headRevisionId"] = rec.get("headRevisionId")
         if doc:
-            d["size"] = str(rec.get("size", 0))
-            fmt = {"application/pdf": "pdf", "text/plain": "txt",
-                   "text/csv": "csv", "text/html": "html"}
-            d["exportLinks"] = {
-                m: "https://docs.google.com/feeds/download/documents/export/"
-                   "Export?id=%s&exportFormat=%s"
-                   % (fid, fmt.get(m, m.rsplit("/", 1)[-1].rsplit(".", 1)[-1]))
-                for m in EXPORT_FORMATS.get(mime, [])}
-        d["quotaBytesUsed"] = str(rec.get("size", 0) if (binary or doc)
-                                  else 0)
-        d["isAppAuthorized"] = True
-        if shortcut:
+            if "size" in w:
+                d["size"] = str(rec.get("size", 0))
+            if "exportLinks" in w:
+                fmt = {"application/pdf": "pdf", "text/plain": "txt",
+                       "text/csv": "csv", "text/html": "html"}
+                d["exportLinks"] = {
+                    m: "https://docs.google.com/feeds/download/documents/"
+                       "export/Export?id=%s&exportFormat=%s"
+                       % (fid, fmt.get(m, m.rsplit("/", 1)[-1]
+                                       .rsplit(".", 1)[-1]))
+                    for m in EXPORT_FORMATS.get(mime, [])}
+        if "quotaBytesUsed" in w:
+            d["quotaBytesUsed"] = str(rec.get("size", 0) if (binary or doc)
+                                      else 0)
+        if "isAppAuthorized" in w:
+            d["isAppAuthorized"] = True
+        if "shortcutDetails" in w and shortcut:
             d["shortcutDetails"] = {
                 "targetId": rec.get("shortcutTargetId"),
                 "targetMimeType": rec.get("shortcutTargetMimeType")}
-        d["linkShareMetadata"] = {"securityUpdateEligible": False,
-                                  "securityUpdateEnabled": True}
-        d["inheritedPermissionsDisabled"] = False
+        if "linkShareMetadata" in w:
+            d["linkShareMetadata"] = {"securityUpdateEligible": False,
+                                      "securityUpdateEnabled": True}
+        if "inheritedPermissionsDisabled" in w:
+            d["inheritedPermissionsDisabled"] = False
         return d
 
     # -------------------------------------------------------- persistence
