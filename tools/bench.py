@@ -355,6 +355,7 @@ class Bench:
         self.rclone = {"run": False, "why": "RCLONE=1 not set"}
         self.rclone_conf = None
         self._local = {}
+        self._md5 = {}              # (path, size, mtime, ino) -> md5
 
     def nm(self, name):
         """Mount and cache names of the side being run."""
@@ -1208,7 +1209,7 @@ class Bench:
         """Files on mount m that the emulator lacks or holds differently
         (a list of relative paths; empty when Drive has them all)."""
         have = {}
-        for f in self.drive.tree():
+        for f in self.drive.tree(under=m.drive_prefix):
             if not f["trashed"] and f["mimeType"] != FOLDER_MIME and \
                     f["path"].startswith(m.drive_prefix):
                 have.setdefault(f["path"][len(m.drive_prefix):], []).append(f)
@@ -1223,8 +1224,12 @@ class Bench:
                 cands = [f for f in have.get(rel, ())
                          if int(f.get("size", -1)) == st.st_size]
                 if cands and st.st_size <= MiB:
-                    with open(p, "rb") as fh:
-                        md5 = hashlib.md5(fh.read()).hexdigest()
+                    key = (p, st.st_size, st.st_mtime_ns, st.st_ino)
+                    md5 = self._md5.get(key)
+                    if md5 is None:
+                        with open(p, "rb") as fh:
+                            md5 = hashlib.md5(fh.read()).hexdigest()
+                        self._md5[key] = md5
                     cands = [f for f in cands if f.get("md5Checksum") == md5]
                 if not cands:
                     bad.append(rel)

@@ -157,7 +157,11 @@ class FakeDrive:
         return self._ctl("POST", "seed", {"files": [
             self._spec(**s) for s in specs]})["files"]
 
-    def tree(self):
+    def tree(self, under=None):
+        """Every file (trashed too); under="a/b": only those below a/b."""
+        if under:
+            return self._ctl("GET", "tree?" + urllib.parse.urlencode(
+                {"under": under}))
         return self._ctl("GET", "tree")
 
     def file(self, file_id):
