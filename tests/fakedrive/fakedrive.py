@@ -21,8 +21,8 @@ Module map: this file (server, routing, authentication, faults, replies),
 fd_api (Drive metadata endpoints), fd_uploads (upload protocols), fd_oauth
 (token endpoint), fd_control (/__control/), fd_store (Drive state, blobs,
 changes log), fd_query (q language), fd_fields (fields selector + schema),
-fd_auth (RSA/JWT), fd_tls (CONNECT + TLS), fd_errors (Google error bodies), fd_common (shared
-constants and helpers).
+fd_auth (RSA/JWT), fd_tls (CONNECT + TLS), fd_errors (Google error
+bodies), fd_common (shared constants and helpers).
 """
 
 import argparse
