@@ -18,7 +18,10 @@ Environment (all optional):
   BENCH_DIR       scratch directory (default: a fresh one under /tmp,
                   removed at the end unless BENCH_KEEP=1)
   DRIVEFS_BIN     directory holding drivefs and drivefs-status (bin/)
-  RCLONE=1        also run the workloads on `rclone mount` where possible
+  RCLONE=1        also run the workloads on `rclone mount --vfs-cache-mode
+                  full` against the same emulator (via its --connect-tls
+                  mode) and compare: rclone column, "ahead" per row
+  BENCH_RCLONE_ARGS extra rclone mount options (shell words)
   BENCH_ONLY      comma list of workload ids to run (e.g. "3,5,ceil";
                   6 and ceil need 5; 8 needs 10), for profiling one
   BENCH_DRIVEFS_LOG  drivefs --log SPEC (e.g. "info,sync=debug")
@@ -29,11 +32,13 @@ Environment (all optional):
   BENCH_PERF      comma list of workload ids to profile: `perf record -g`
                   of the running drivefs during each, to BENCH_DIR/perf-ID.data
 
-Python standard library only; every process it starts is stopped by its own
-PID, every mount it makes is unmounted with fusermount3 -u.
+Python standard library only (plus the openssl command and rclone for
+RCLONE=1); every process it starts is stopped by its own PID, every mount it
+makes is unmounted with fusermount3 -u.
 """
 
 import errno
+import hashlib
 import json
 import math
 import os
@@ -50,10 +55,11 @@ import sys
 import tarfile
 import tempfile
 import time
+import urllib.request
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests" / "integration"))
-from fakedrive_ctl import FakeDrive  # noqa: E402  (stdlib-only client)
+from fakedrive_ctl import FakeDrive, make_tls_certs  # noqa: E402
 
 FAKEDRIVE_PY = REPO / "tests" / "fakedrive" / "fakedrive.py"
 MiB = 1 << 20
@@ -84,6 +90,8 @@ class Settings:
         self.bin = pathlib.Path(os.environ.get("DRIVEFS_BIN") or
                                 REPO / "bin").resolve()
         self.rclone = os.environ.get("RCLONE", "") not in ("", "0")
+        self.rclone_args = shlex.split(os.environ.get("BENCH_RCLONE_ARGS",
+                                                      ""))
         self.keep = os.environ.get("BENCH_KEEP", "") not in ("", "0")
         only = os.environ.get("BENCH_ONLY", "").strip()
         self.only = set(only.split(",")) if only else None
@@ -148,9 +156,10 @@ def machine_info():
 # processes: the emulator and the mounts
 # ---------------------------------------------------------------------------
 
-def launch_emulator(workdir, s):
+def launch_emulator(workdir, s, tls=None):
     """The emulator without --data (no state file is rewritten while we
-    seed 20,000 files), on a free loopback port. Returns FakeDrive."""
+    seed 20,000 files), on a free loopback port; tls (make_tls_certs())
+    adds --connect-tls for rclone. Returns FakeDrive."""
     log = open(workdir / "fakedrive.log", "ab")
     code = "import sys; sys.path.insert(0, %r)\n" % str(FAKEDRIVE_PY.parent)
     code += "import fakedrive\nsys.exit(fakedrive.main())\n"
@@ -158,6 +167,8 @@ def launch_emulator(workdir, s):
            "--host", "127.0.0.1", "--latency-ms", str(s.rtt_ms),
            "--bandwidth", str(s.bw)] + (["--verbose"] if s.emu_verbose
                                          else [])
+    if tls:
+        cmd += ["--connect-tls", tls["cert"], tls["key"]]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=log,
                             stdin=subprocess.DEVNULL)
     log.close()
@@ -198,19 +209,41 @@ def is_mounted(path):
 
 
 class Mount:
-    """One `drivefs mount -f` (or rclone mount) process."""
+    """One `drivefs mount -f` (or rclone mount) process. drive_prefix: the
+    Drive path of the mount's root in /__control/tree ("" = My Drive)."""
 
-    def __init__(self, argv, path, log_path):
+    kind = "drivefs"
+
+    def __init__(self, argv, path, log_path, cache=None, drive_prefix="",
+                 env=None):
         self.argv = [str(a) for a in argv]
         self.path = pathlib.Path(path)
         self.log_path = pathlib.Path(log_path)
+        self.cache = pathlib.Path(cache) if cache else None
+        self.drive_prefix = drive_prefix
+        self.env = env
         self.proc = None
+
+    def cache_file(self, size):
+        """drivefs' cache file of `size` bytes (the reference of 6b/6c)."""
+        best = None
+        for dirpath, _, files in os.walk(str(self.cache)):
+            for f in files:
+                p = os.path.join(dirpath, f)
+                try:
+                    st = os.stat(p)
+                except OSError:
+                    continue
+                if st.st_size == size and "/content/" in p:
+                    best = p
+        return best
 
     def start(self, timeout=20):
         self.path.mkdir(parents=True, exist_ok=True)
         with open(self.log_path, "ab") as logf:
             self.proc = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL,
-                                         stdout=logf, stderr=logf)
+                                         stdout=logf, stderr=logf,
+                                         env=self.env)
         end = time.monotonic() + timeout
         while not is_mounted(self.path):
             if self.proc.poll() is not None:
@@ -260,6 +293,48 @@ class Mount:
         return rc
 
 
+class RcloneMount(Mount):
+    """`rclone mount`; its remote control (--rc on a loopback port it
+    picks, found in its log) says when the VFS cache has nothing left to
+    upload."""
+
+    kind = "rclone"
+    rc_url = None
+
+    def start(self, timeout=20):
+        super().start(timeout)
+        end = time.monotonic() + timeout
+        while self.rc_url is None:
+            m = re.search(r"Serving remote control on (http://[^ /]+)/",
+                          self.log_tail(1 << 20))
+            if m:
+                self.rc_url = m.group(1)
+            elif time.monotonic() > end:
+                self.stop()
+                raise RuntimeError("rclone rc not found: " + self.log_tail())
+            else:
+                time.sleep(0.01)
+        return self
+
+    def rc(self, command, **params):
+        req = urllib.request.Request(
+            "%s/%s" % (self.rc_url, command), method="POST",
+            data=json.dumps(params).encode(),
+            headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=30) as r:
+            return json.loads(r.read().decode())
+
+    def cache_file(self, size):
+        """The VFS cache copy of a `size`-byte file (--cache-dir/vfs/...)."""
+        best = None
+        for dirpath, _, files in os.walk(str(self.cache / "vfs")):
+            for f in files:
+                p = os.path.join(dirpath, f)
+                if os.path.getsize(p) == size:
+                    best = p
+        return best
+
+
 class Bench:
     def __init__(self, s, workdir):
         self.s = s
@@ -275,6 +350,31 @@ class Bench:
         self.wait_method = None
         self._status_works = None
         self.n_mount = 0
+        self.side = "drivefs"       # whose mount the workloads run on
+        self.tls = None             # make_tls_certs() when rclone runs
+        self.rclone = {"run": False, "why": "RCLONE=1 not set"}
+        self.rclone_conf = None
+        self._local = {}
+        self._md5 = {}              # (path, size, mtime, ino) -> md5
+
+    def nm(self, name):
+        """Mount and cache names of the side being run."""
+        return name if self.side == "drivefs" else "rc-" + name
+
+    def local_once(self, key, fn):
+        """fn() the first time (the local reference, or a setup step),
+        its result again when the other side runs the same workload."""
+        if key not in self._local:
+            self._local[key] = fn()
+        return self._local[key]
+
+    def side_mount(self, cache, name, root=None):
+        """A fresh mount of the side being run; root: a top folder of My
+        Drive to mount instead of the side's own root."""
+        if self.side == "rclone":
+            return self.rclone_mount(cache, name, root)
+        return self.drivefs_mount(cache, name,
+                                  extra=("--root", root) if root else ())
 
     # ------------------------------------------------------------ plumbing
 
@@ -294,13 +394,20 @@ class Bench:
             argv[-1:-1] = ["--log", self.s.log_spec]
         argv[-1:-1] = list(self.s.extra_args) + [str(a) for a in extra]
         pathlib.Path(cache).mkdir(parents=True, exist_ok=True)
-        m = Mount(argv, mnt, self.w / ("drivefs-%s.log" % name))
+        m = Mount(argv, mnt, self.w / ("drivefs-%s.log" % name), cache)
         self.mounts.append(m)
         return m.start()
 
     def wait_all_in_drive(self, mnt):
-        """Block until Drive holds everything written on `mnt`:
-        `drivefs-status --wait MNT` when it works (exit 0), else poll the
+        """Block until Drive holds everything written on `mnt`; returns
+        the time.monotonic() at which that was seen."""
+        if mnt.kind == "rclone":
+            return self.rclone_wait(mnt)
+        self.drivefs_wait(mnt)
+        return time.monotonic()
+
+    def drivefs_wait(self, mnt):
+        """`drivefs-status --wait MNT` when it works (exit 0), else poll the
         root's user.drivefs.pending xattr until it reads 0 (builds before
         the control socket; later ones serve it only with --xattrs)."""
         status = self.s.bin / "drivefs-status"
@@ -346,6 +453,8 @@ class Bench:
 
     def add(self, wid, workload, mount_s=None, local_s=None, api_calls=None,
             target=None, met=None, ratio=None, **extra):
+        if self.side == "rclone":
+            return self.add_rclone(wid, workload, mount_s, api_calls, extra)
         if ratio is None and mount_s is not None and local_s:
             ratio = mount_s / local_s
         row = {"id": wid, "workload": workload, "mount_s": mount_s,
@@ -357,6 +466,12 @@ class Bench:
         return row
 
     def failed(self, wid, workload, exc):
+        if self.side == "rclone":
+            row = self.add_rclone(wid, workload, None, None, {})
+            row["rclone_error"] = "%s: %s" % (type(exc).__name__, exc)
+            print("     rclone ERROR " + row["rclone_error"][:300],
+                  flush=True)
+            return
         row = {"id": wid, "workload": workload, "mount_s": None,
                "local_s": None, "ratio": None, "api_calls": None,
                "target": None, "met": False,
@@ -368,7 +483,9 @@ class Bench:
 
     def run(self):
         s = self.s
-        self.drive = launch_emulator(self.w, s)
+        if s.rclone:
+            self.rclone_prepare()
+        self.drive = launch_emulator(self.w, s, self.tls)
         fd = os.open(str(self.creds), os.O_WRONLY | os.O_CREAT, 0o600)
         with os.fdopen(fd, "w") as f:
             json.dump(self.drive.credentials(), f)
@@ -379,16 +496,26 @@ class Bench:
         print_header()
         if self.s.only is None or "1" in self.s.only:
             self.seed_listing_trees()
-        cache_a = self.w / "cache-a"
-        a = self.drivefs_mount(cache_a, "mnt-a")
+        self.workloads()
+        if self.tls is not None:
+            self.rclone_side()
+
+    def workloads(self):
+        """Every workload on the side being run (self.side), in order:
+        rows 1-5, 10, 8 on one mount; 9 remounts its cache; 6 and 7b on a
+        fresh cache; 7a on another."""
+        cache_a = self.w / self.nm("cache-a")
+        a = self.side_mount(cache_a, self.nm("mnt-a"))
         self.guard("1", "cold/warm listing", self.w_listing, a)
         self.guard("3", "small-file creates", self.w_creates, a)
         self.guard("4", "editor save", self.w_saves, a)
         self.guard("5", "sequential write", self.w_seq_write, a)
-        self.guard("ceil", "emulator ceilings", self.w_ceilings)
+        if self.side == "drivefs":
+            self.guard("ceil", "emulator ceilings", self.w_ceilings)
         self.guard("10", "git on the mount", self.w_git, a)
         self.guard("8", "git warm", self.w_git_warm, a)
         if self.s.only is not None and "9" in self.s.only and \
+                self.side == "drivefs" and \
                 not set(self.s.only) & {"1", "3", "10", "8"}:
             # Row 9 alone: give the first mount a tree it has listed.
             self.drive.seed_many([{"path": "r9/f%03d.txt" % i,
@@ -399,14 +526,13 @@ class Bench:
                            stdout=subprocess.DEVNULL, check=True)
         a.stop()
         self.guard("9", "warm remount", self.w_remount, cache_a)
-        c = self.drivefs_mount(self.w / "cache-c", "mnt-c")
+        c = self.side_mount(self.w / self.nm("cache-c"), self.nm("mnt-c"))
         self.guard("6", "sequential read", self.w_seq_read, c)
         self.guard("7b", "warm random read", self.w_rand_warm, c)
         c.stop()
-        d = self.drivefs_mount(self.w / "cache-d", "mnt-d")
+        d = self.side_mount(self.w / self.nm("cache-d"), self.nm("mnt-d"))
         self.guard("7a", "cold random read", self.w_rand_cold, d)
         d.stop()
-        self.rclone_side()
 
     def guard(self, wid, what, fn, *args):
         if self.s.only is not None and wid not in self.s.only:
@@ -428,8 +554,8 @@ class Bench:
             self.failed(wid, what, e)
             for m in self.mounts:
                 if m.proc is not None and m.proc.poll() is not None:
-                    self.notes.append("drivefs %s exited: %s" % (
-                        m.path.name, m.log_tail(1500)))
+                    self.notes.append("%s %s exited: %s" % (
+                        m.kind, m.path.name, m.log_tail(1500)))
         finally:
             if perf is not None:
                 perf.send_signal(signal.SIGINT)
@@ -503,8 +629,8 @@ class Bench:
                  s.tree_folders * s.tree_per_folder, 2, 20),
                 ("flat", "flat", 0, s.flat_files, 1, 15)):
             self.drive.reset_stats()
-            mm = self.drivefs_mount(self.w / ("cache-ls-" + key),
-                                    "mnt-ls-" + key, extra=("--root", sub))
+            mm = self.side_mount(self.w / self.nm("cache-ls-" + key),
+                                 self.nm("mnt-ls-" + key), root=sub)
             try:
                 cold = self.ls_lr(mm.path)
                 total, kinds = self.calls()
@@ -541,6 +667,9 @@ class Bench:
     # ------------------------------------------------- 3: creates
 
     def make_small_tar(self):
+        return self.local_once("small.tar", self._make_small_tar)
+
+    def _make_small_tar(self):
         path = self.w / "small.tar"
         rnd = random.Random(3)
         src = self.w / "small-src" / "small"
@@ -563,11 +692,10 @@ class Bench:
         self.drive.reset_stats()
         cmd = self.timed_cmd(["tar", "xf", str(tar), "-C", str(m.path)])
         t = time.monotonic()
-        self.wait_all_in_drive(m)
-        sync = time.monotonic() - t
+        sync = self.wait_all_in_drive(m) - t
         total, kinds = self.calls()
-        local = self.timed_cmd(["tar", "xf", str(tar), "-C",
-                                str(self.local)])
+        local = self.local_once("3", lambda: self.timed_cmd(
+            ["tar", "xf", str(tar), "-C", str(self.local)]))
         n = s.creates
         self.add("3a", "create %d x 4 KiB (tar x): returns" % n, cmd, local,
                  None, "<= 3x local", cmd <= 3 * local)
@@ -594,24 +722,24 @@ class Bench:
         d.mkdir()
         (d / "doc.txt").write_bytes(b"original\n")
         ld = self.local / "edit"
-        ld.mkdir()
+        ld.mkdir(exist_ok=True)
         (ld / "doc.txt").write_bytes(b"original\n")
         self.wait_all_in_drive(m)
         ids_before = {f["id"] for f in self.drive.tree()}
-        doc_id = self.drive.by_path("edit/doc.txt")["id"]
+        doc_path = m.drive_prefix + "edit/doc.txt"
+        doc_id = self.drive.by_path(doc_path)["id"]
         self.drive.reset_stats()
         mt = lt = 0.0
         sync = 0.0
         for i in range(s.saves):
             mt += self.save_once(d, i)
             t = time.monotonic()
-            self.wait_all_in_drive(m)
-            sync += time.monotonic() - t
+            sync += self.wait_all_in_drive(m) - t
             lt += self.save_once(ld, i)
         st = self.stats()
         tree = self.drive.tree()
         new_ids = len({f["id"] for f in tree} - ids_before)
-        now = self.drive.by_path("edit/doc.txt")
+        now = self.drive.by_path(doc_path)
         per = st["total"] / s.saves
         self.add("4", "editor save x%d (temp + rename over)" % s.saves,
                  mt / s.saves, lt / s.saves, st["total"],
@@ -642,14 +770,15 @@ class Bench:
         self.drive.reset_stats()
         wt = self.write_big(m.path / "big.bin")
         t = time.monotonic()
-        self.wait_all_in_drive(m)
-        sync = time.monotonic() - t
+        sync = self.wait_all_in_drive(m) - t
         total, kinds = self.calls()
-        lt = self.write_big(self.local / "big.bin")
+        lt = self.local_once("5", lambda: self.write_big(
+            self.local / "big.bin"))
         self.big_local = self.local / "big.bin"
         rate = s.big / (wt + sync) / 1e6
-        self.seq_write = {"write_s": wt, "sync_s": sync, "MBps": rate,
-                          "calls": total, "kinds": kinds}
+        if self.side == "drivefs":
+            self.seq_write = {"write_s": wt, "sync_s": sync, "MBps": rate,
+                              "calls": total, "kinds": kinds}
         # judged after the ceilings are measured (w_ceilings)
         self.add("5", "sequential write %d MiB, until synced" % (s.big // MiB),
                  wt + sync, lt, total, "pending ceilings", None,
@@ -731,6 +860,8 @@ class Bench:
               "files.list page of %d: %.0f ms" % (
                   one, par, par_rate, up_rate, nlist, (list_s or 0) * 1000),
               flush=True)
+        if self.tls is not None:
+            self.tls_ceilings(auth, url, size)
         print("  bounds: download %.0f MB/s (%s), upload %.0f MB/s (%s)" % (
             dl_bound, self.ceil["download_bound_is"], ul_bound,
             self.ceil["upload_bound_is"]), flush=True)
@@ -743,6 +874,27 @@ class Bench:
                 print("  -> row 5 judged: %.0f MB/s vs %s: %s" % (
                     row["MBps"], row["target"], met_text(row["met"])),
                     flush=True)
+
+    def tls_ceilings(self, auth, url, size):
+        """The same download and upload through the emulator's CONNECT +
+        TLS mode (rclone's path): what TLS costs rclone here."""
+        api = "https://www.googleapis.com"
+        tunnel = ["--proxy", self.drive.url, "--cacert", self.tls["ca"]]
+        _, down, _, tt = self.curl(auth + tunnel + [
+            url.replace(self.drive.url, api)])
+        r = self.drive.api(
+            "POST", "/upload/drive/v3/files",
+            params={"uploadType": "resumable"},
+            json_body={"name": "ceiling-tls.bin"},
+            headers={"X-Upload-Content-Length": str(size)})
+        loc = r.header("Location").replace(self.drive.url, api)
+        _, _, up, ttu = self.curl(auth + tunnel + [
+            "-X", "PUT", "-T", str(self.big_local), "-H", "Expect:", loc])
+        self.ceil["tls_download_1_stream_MBps"] = down / tt / 1e6
+        self.ceil["tls_upload_1_resumable_session_MBps"] = up / ttu / 1e6
+        print("  through CONNECT + TLS (rclone's path): download 1 stream "
+              "%.0f MB/s, upload 1 session %.0f MB/s" % (
+                  down / tt / 1e6, up / ttu / 1e6), flush=True)
 
     # ------------------------------------------------- 10, 8: git
 
@@ -775,19 +927,20 @@ class Bench:
     def w_git(self, m):
         s = self.s
         src = self.w / "src"
-        self.make_source_tree(src)
+        self.local_once("src", lambda: self.make_source_tree(src))
         shutil.copytree(src, m.path / "repo")
-        shutil.copytree(src, self.local / "repo")
+        self.local_once("repo", lambda: shutil.copytree(
+            src, self.local / "repo"))
         self.wait_all_in_drive(m)
         before = {f["id"] for f in self.drive.tree()}
         self.drive.reset_stats()
         cmd = self.git(m.path / "repo", self.GIT_SETUP)
         t = time.monotonic()
-        self.wait_all_in_drive(m)
-        sync = time.monotonic() - t
+        sync = self.wait_all_in_drive(m) - t
         total, kinds = self.calls()
         new = len({f["id"] for f in self.drive.tree()} - before)
-        local = self.git(self.local / "repo", self.GIT_SETUP)
+        local = self.local_once("10", lambda: self.git(
+            self.local / "repo", self.GIT_SETUP))
         self.add("10a", "git init+add+commit, %d files: returns"
                  % s.git_files, cmd, local, None, "<= 10x local",
                  cmd <= 10 * local)
@@ -816,7 +969,7 @@ class Bench:
 
     def w_remount(self, cache):
         self.drive.reset_stats()
-        m = self.drivefs_mount(cache, "mnt-a2")
+        m = self.side_mount(cache, self.nm("mnt-a2"))
         t = time.monotonic()
         subprocess.run(["ls", "-l", "--color=never", str(m.path)],
                        stdout=subprocess.DEVNULL, check=True)
@@ -857,19 +1010,6 @@ class Bench:
         finally:
             os.close(fd)
 
-    def cache_file_of(self, cache, size):
-        best = None
-        for dirpath, _, files in os.walk(str(cache)):
-            for f in files:
-                p = os.path.join(dirpath, f)
-                try:
-                    st = os.stat(p)
-                except OSError:
-                    continue
-                if st.st_size == size and "/content/" in p:
-                    best = p
-        return best
-
     def w_seq_read(self, m):
         s = self.s
         path = m.path / "big.bin"
@@ -887,7 +1027,7 @@ class Bench:
                      0.8 * bound, bound,
                      self.ceil.get("download_bound_is", "bandwidth cap")),
                  rate >= 0.8 * bound, MBps=rate, calls_by_kind=kinds)
-        cf = self.cache_file_of(self.w / "cache-c", s.big)
+        cf = m.cache_file(s.big)
         direct = self.best(lambda: self.read_all(cf)[0]) if cf else None
         warm = self.best(lambda: self.read_all(path)[0])
         self.add("6b", "warm sequential read (re-open)", warm, direct, None,
@@ -947,36 +1087,195 @@ class Bench:
 
     # ------------------------------------------------- rclone
 
-    def rclone_side(self):
-        if not self.s.rclone:
-            self.rclone = {"run": False, "why": "RCLONE=1 not set"}
-            return
+    # rclone mount settings (docs/PERFORMANCE.md "rclone"): those a user
+    # tuning for speed would pick, matched to the drivefs run where there
+    # is a counterpart. --vfs-write-back, --drive-pacer-min-sleep and
+    # --transfers are filled in from the settings in rclone_mount().
+    RCLONE_FLAGS = (
+        "--vfs-cache-mode", "full",
+        "--dir-cache-time", "1h",       # drivefs keeps listings until a poll
+        "--poll-interval", "0",         # as drivefs --poll-interval 0
+        "--drive-chunk-size", "64M",    # drivefs DRIVE_CHUNK_DEFAULT
+        "--attr-timeout", "1s",         # drivefs ATTR_TIMEOUT_S (default)
+    )
+
+    def rclone_prepare(self):
+        """Before the emulator starts: is rclone there, and a throwaway CA
+        for the emulator's --connect-tls (rclone's API base is compiled in:
+        it reaches the emulator as HTTPS_PROXY). Sets self.tls."""
         exe = shutil.which("rclone")
         if not exe:
             self.rclone = {"run": False, "why": "rclone not installed "
                            "(apt-get install rclone)"}
             print("rclone: not installed", flush=True)
             return
+        if not shutil.which("openssl"):
+            self.rclone = {"run": False, "why": "no openssl command for "
+                           "the throwaway CA"}
+            print("rclone: no openssl", flush=True)
+            return
         ver = subprocess.run([exe, "version"], stdout=subprocess.PIPE,
                              stderr=subprocess.DEVNULL).stdout.decode()
-        flags = subprocess.run([exe, "help", "flags", "drive"],
-                               stdout=subprocess.PIPE,
-                               stderr=subprocess.DEVNULL).stdout.decode()
-        endpoint = [f for f in re.findall(r"--drive-[a-z-]+", flags)
-                    if re.search(r"endpoint|api-url|base-url|server-url",
-                                 f)]
-        if not endpoint:
-            why = ("rclone %s: the drive backend takes only "
-                   "--drive-auth-url and --drive-token-url; the API base "
-                   "https://www.googleapis.com/ is compiled in "
-                   "(google.golang.org/api/drive/v3), so it cannot be "
-                   "pointed at the emulator. Not run." % (
-                       ver.split()[1] if ver.split()[1:] else "?"))
-            self.rclone = {"run": False, "why": why}
-            print("rclone: " + why, flush=True)
-            return
-        self.rclone = {"run": False, "why": "endpoint flag %s found but the "
-                       "side-by-side run is not implemented" % endpoint}
+        self.rclone_exe = exe
+        self.rclone_version = (ver.split() + ["?", "?"])[1]
+        self.tls = make_tls_certs(self.w / "tls")
+
+    def rclone_env(self):
+        env = dict(os.environ, HTTPS_PROXY=self.drive.url,
+                   SSL_CERT_FILE=self.tls["ca"],
+                   RCLONE_CONFIG=str(self.rclone_conf))
+        for k in ("NO_PROXY", "no_proxy", "https_proxy", "HTTP_PROXY",
+                  "http_proxy", "ALL_PROXY", "all_proxy", "SSL_CERT_DIR"):
+            env.pop(k, None)
+        return env
+
+    def rclone_write_config(self):
+        """Remote "emu": the emulator's default client, a token it issued
+        (rclone refreshes it through the tunnel when it expires), root =
+        My Drive, like the drivefs mounts."""
+        c = self.drive.credentials()
+        tok = {"access_token": self.drive.token(), "token_type": "Bearer",
+               "refresh_token": c["refresh_token"],
+               "expiry": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(
+                   time.time() + 1800))}
+        text = ("[emu]\ntype = drive\nclient_id = %s\nclient_secret = %s\n"
+                "scope = drive\nroot_folder_id = %s\ntoken = %s\n" % (
+                    c["client_id"], c["client_secret"], self.drive.root_id,
+                    json.dumps(tok)))
+        self.rclone_conf = self.w / "rclone.conf"
+        fd = os.open(str(self.rclone_conf), os.O_WRONLY | os.O_CREAT |
+                     os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+
+    def rclone_flags(self):
+        s = self.s
+        return list(self.RCLONE_FLAGS) + [
+            "--vfs-write-back", "%gs" % s.wb_delay,
+            "--drive-pacer-min-sleep", "%gms" % (1000.0 / s.qps),
+            "--transfers", str(UPLOADS_IN_FLIGHT)] + list(s.rclone_args)
+
+    def rclone_mount(self, cache, name, root=None):
+        """`rclone mount emu:ROOT` (ROOT: the "rclone" folder, where the
+        workloads write, or a listing tree)."""
+        self.n_mount += 1
+        root = root or "rclone"
+        mnt = self.w / name
+        s = self.s
+        argv = [self.rclone_exe, "mount", "emu:" + root, mnt,
+                "--cache-dir", cache] + self.rclone_flags() + [
+                    "--rc", "--rc-addr", "127.0.0.1:0", "--rc-no-auth",
+                    "--log-file", self.w / ("rclone-%s.log" % name)]
+        pathlib.Path(cache).mkdir(parents=True, exist_ok=True)
+        m = RcloneMount(argv, mnt, self.w / ("rclone-%s.log" % name), cache,
+                        drive_prefix=root + "/", env=self.rclone_env())
+        self.mounts.append(m)
+        return m.start()
+
+    def rclone_wait(self, m):
+        """Poll rclone's `vfs/stats` until no upload is queued or running
+        (the counterpart of drivefs-status --wait); then check that the
+        emulator holds every file the mount shows, same size and (up to
+        1 MiB) same MD5. The check is not timed: the result is when rclone
+        went idle in the round whose check passed (a close whose release
+        rclone had not seen yet fails the check and waits again)."""
+        self.rclone_wait_method = ("rclone rc vfs/stats idle, checked "
+                                   "against the emulator's tree")
+        end = time.monotonic() + self.s.sync_timeout
+        last = None
+        while True:
+            while True:
+                if m.proc.poll() is not None:
+                    raise RuntimeError("rclone exited while syncing: " +
+                                       m.log_tail())
+                dc = m.rc("vfs/stats")["diskCache"]
+                last = dc
+                if dc["uploadsInProgress"] + dc["uploadsQueued"] == 0:
+                    break
+                if time.monotonic() > end:
+                    raise RuntimeError("rclone not synced after %ss: %r" %
+                                       (self.s.sync_timeout, last))
+                time.sleep(0.005)
+            idle = time.monotonic()
+            missing = self.drive_misses(m)
+            if not missing:
+                return idle
+            if time.monotonic() > end:
+                raise RuntimeError("rclone idle but Drive lacks %r" %
+                                   missing[:5])
+            time.sleep(0.05)
+
+    def drive_misses(self, m):
+        """Files on mount m that the emulator lacks or holds differently
+        (a list of relative paths; empty when Drive has them all)."""
+        have = {}
+        for f in self.drive.tree(under=m.drive_prefix):
+            if not f["trashed"] and f["mimeType"] != FOLDER_MIME and \
+                    f["path"].startswith(m.drive_prefix):
+                have.setdefault(f["path"][len(m.drive_prefix):], []).append(f)
+        bad = []
+        for dirpath, _, files in os.walk(str(m.path)):
+            for name in files:
+                p = os.path.join(dirpath, name)
+                rel = os.path.relpath(p, str(m.path))
+                st = os.lstat(p)
+                if not os.path.isfile(p):
+                    continue
+                cands = [f for f in have.get(rel, ())
+                         if int(f.get("size", -1)) == st.st_size]
+                if cands and st.st_size <= MiB:
+                    key = (p, st.st_size, st.st_mtime_ns, st.st_ino)
+                    md5 = self._md5.get(key)
+                    if md5 is None:
+                        with open(p, "rb") as fh:
+                            md5 = hashlib.md5(fh.read()).hexdigest()
+                        self._md5[key] = md5
+                    cands = [f for f in cands if f.get("md5Checksum") == md5]
+                if not cands:
+                    bad.append(rel)
+        return bad
+
+    def add_rclone(self, wid, workload, secs, calls, extra):
+        """Record rclone's result on the drivefs row of the same id:
+        rclone_s, rclone_calls, rclone (details) and ahead (drivefs took
+        less time)."""
+        row = next((r for r in self.rows if r["id"] == wid), None)
+        if row is None:
+            row = {"id": wid, "workload": workload, "mount_s": None,
+                   "local_s": None, "ratio": None, "api_calls": None,
+                   "target": None, "met": None}
+            self.rows.append(row)
+        row["rclone_s"] = secs
+        row["rclone_calls"] = calls
+        row["rclone"] = {k: v for k, v in extra.items()
+                         if k != "reference"}
+        row["ahead"] = None if secs is None or row["mount_s"] is None \
+            else row["mount_s"] < secs
+        if secs is not None:
+            print_rclone_row(row)
+        return row
+
+    def rclone_side(self):
+        """The same workloads on rclone mount, after every drivefs mount
+        is gone: its own folder "rclone" for the writes, the same listing
+        trees, fresh caches."""
+        self.rclone_write_config()
+        self.drive.seed("rclone/")
+        print("rclone %s: mount --vfs-cache-mode full via HTTPS_PROXY=%s "
+              "(emulator --connect-tls)" % (self.rclone_version,
+                                            self.drive.url), flush=True)
+        self.side = "rclone"
+        try:
+            self.workloads()
+        finally:
+            self.side = "drivefs"
+        self.rclone = {
+            "run": True, "version": self.rclone_version,
+            "flags": self.rclone_flags(),
+            "wait_method": getattr(self, "rclone_wait_method", None),
+            "transport": "HTTPS_PROXY=emulator (CONNECT, TLS in place), "
+                         "SSL_CERT_FILE=throwaway CA"}
+        print_comparison(self.rows)
 
 
 # ---------------------------------------------------------------------------
@@ -1015,6 +1314,48 @@ def print_row(r):
                                 extra)), flush=True)
 
 
+def print_rclone_row(r):
+    x = r.get("rclone", {})
+    extra = ""
+    if x.get("MBps") is not None:
+        extra = " (%.0f MB/s)" % x["MBps"]
+    elif x.get("iops") is not None:
+        extra = " (%.0f IOPS)" % x["iops"]
+    print(COLS % (r["id"], "  on rclone mount" + extra, fmt_s(r["rclone_s"]),
+                  "", "",
+                  "-" if r["rclone_calls"] is None else r["rclone_calls"],
+                  "drivefs %s: ahead %s" % (
+                      fmt_s(r["mount_s"]),
+                      {True: "yes", False: "NO", None: "-"}[r["ahead"]])),
+          flush=True)
+
+
+def print_comparison(rows):
+    """drivefs against rclone mount, row by row (time: less is better)."""
+    fmt = "%-4s %-40s %9s %9s %7s %7s %7s  %s"
+    print("\ndrivefs vs rclone mount --vfs-cache-mode full (same emulator)",
+          flush=True)
+    print(fmt % ("id", "workload", "drivefs s", "rclone s", "rc/dfs",
+                 "dfs cl", "rc cl", "drivefs ahead?"), flush=True)
+    ahead = judged = 0
+    for r in rows:
+        if "rclone_s" not in r:
+            continue
+        d, c = r["mount_s"], r["rclone_s"]
+        ratio = "-" if not d or c is None else "%.2fx" % (c / d)
+        verdict = {True: "yes", False: "NO", None: "-"}[r["ahead"]]
+        if r.get("rclone_error"):
+            verdict = "rclone ERROR " + r["rclone_error"][:60]
+        if r["ahead"] is not None:
+            judged += 1
+            ahead += r["ahead"]
+        print(fmt % (r["id"], r["workload"][:40], fmt_s(d), fmt_s(c), ratio,
+                     "-" if r["api_calls"] is None else r["api_calls"],
+                     "-" if r["rclone_calls"] is None else r["rclone_calls"],
+                     verdict), flush=True)
+    print("drivefs ahead on %d of %d rows" % (ahead, judged), flush=True)
+
+
 def main():
     s = Settings()
     for exe in ("drivefs",):
@@ -1044,7 +1385,7 @@ def main():
         "elapsed_s": time.monotonic() - t0,
         "wait_method": b.wait_method, "ceilings": b.ceil,
         "rows": b.rows, "notes": b.notes,
-        "rclone": getattr(b, "rclone", {"run": False}),
+        "rclone": b.rclone,
         "aborted": interrupted,
         "date_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }

@@ -4,6 +4,7 @@
     python3 tests/fakedrive/fakedrive.py --port PORT [--host 127.0.0.1]
         [--data DIR] [--latency-ms N] [--bandwidth BYTES_PER_S]
         [--token-lifetime S] [--qps N] [--quota BYTES] [--verbose]
+        [--connect-tls CERT KEY]
 
 Prints exactly one line, "fakedrive listening on http://HOST:PORT", once it
 accepts connections. Python 3 standard library only.
@@ -14,13 +15,14 @@ Serves, at Google's paths:
   /upload/drive/v3/files[/ID]                media, multipart, resumable
   /download/drive/v3/files/ID?alt=media      download alias
   /__control/...                             test control API (README.md)
+  CONNECT www.googleapis.com:443 (--connect-tls)  the same, over TLS in place
 
 Module map: this file (server, routing, authentication, faults, replies),
 fd_api (Drive metadata endpoints), fd_uploads (upload protocols), fd_oauth
 (token endpoint), fd_control (/__control/), fd_store (Drive state, blobs,
 changes log), fd_query (q language), fd_fields (fields selector + schema),
-fd_auth (RSA/JWT), fd_errors (Google error bodies), fd_common (shared
-constants and helpers).
+fd_auth (RSA/JWT), fd_tls (CONNECT + TLS), fd_errors (Google error
+bodies), fd_common (shared constants and helpers).
 """
 
 import argparse
@@ -59,6 +61,7 @@ from fd_common import (  # noqa: E402
 from fd_api import ApiMixin  # noqa: E402
 from fd_control import ControlMixin  # noqa: E402
 from fd_oauth import OAuthMixin  # noqa: E402
+from fd_tls import ConnectMixin, server_context  # noqa: E402
 from fd_uploads import UploadMixin  # noqa: E402
 
 
@@ -328,6 +331,8 @@ class FakeDriveServer(ThreadingHTTPServer):
         self.hashers = {}
         self.snapshots = OrderedDict()
         self.config = self.default_config()
+        self.tls_context = server_context(*args.connect_tls) \
+            if getattr(args, "connect_tls", None) else None
         self.store.quota_limit = self.config["quota_limit"]
         host, port = self.server_address[:2]
         shown = "[%s]" % host if ":" in host else host
@@ -526,7 +531,7 @@ class BodyReader:
         return self.done
 
 
-class Handler(ApiMixin, UploadMixin, OAuthMixin, ControlMixin,
+class Handler(ApiMixin, UploadMixin, OAuthMixin, ControlMixin, ConnectMixin,
               BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "ESF"
@@ -921,6 +926,9 @@ def main(argv=None):
     ap.add_argument("--quota", type=int, default=S.DEFAULT_QUOTA,
                     help="storage quota in bytes")
     ap.add_argument("--verbose", action="store_true")
+    ap.add_argument("--connect-tls", nargs=2, metavar=("CERT", "KEY"),
+                    help="answer CONNECT to Google's hosts on :443 and serve "
+                         "the API over TLS on that socket (README.md)")
     args = ap.parse_args(argv)
 
     persist = args.data is not None

@@ -175,10 +175,14 @@ class ControlMixin:
 
     def c_tree(self):
         store = self.server.store
+        under = self.q.get("under", "").strip("/")
         with store.lock:
             recs = sorted((r for r in store.files.values()
                            if not r.get("root")),
                           key=lambda r: r.get("seq", 0))
+            if under:
+                recs = [r for r in recs if store.path_of(r).startswith(
+                    under + "/")]
             out = [self.full(r) for r in recs]
         self.ctl_json(out)
 

@@ -157,8 +157,8 @@ class UploadMixin:
         query = dict(self.q)
         query["upload_id"] = sid
         query.setdefault("uploadType", "resumable")
-        return "http://%s%s?%s" % (host, quote(self.req_path),
-                                   urlencode(query))
+        return "%s://%s%s?%s" % (self.scheme, host, quote(self.req_path),
+                                 urlencode(query))
 
     def h_upload_resumable_start(self, fid, _ut):
         self.fields(F.FILE, F.DEFAULT_FILE)

@@ -157,7 +157,11 @@ class FakeDrive:
         return self._ctl("POST", "seed", {"files": [
             self._spec(**s) for s in specs]})["files"]
 
-    def tree(self):
+    def tree(self, under=None):
+        """Every file (trashed too); under="a/b": only those below a/b."""
+        if under:
+            return self._ctl("GET", "tree?" + urllib.parse.urlencode(
+                {"under": under}))
         return self._ctl("GET", "tree")
 
     def file(self, file_id):
@@ -302,6 +306,48 @@ class FakeDrive:
             return ""
         with open(self.log_path, "rb") as f:
             return f.read().decode("utf-8", "replace")
+
+
+TLS_HOSTS = ("www.googleapis.com", "oauth2.googleapis.com")
+
+
+def make_tls_certs(dirpath, hosts=TLS_HOSTS, days=2):
+    """A throwaway CA and a server certificate for `hosts` signed by it,
+    made with the openssl command in `dirpath` (keys mode 0600, never kept
+    anywhere else). Returns {"ca": PEM path, "cert": ..., "key": ...} for
+    the emulator's --connect-tls CERT KEY and the client's trust store
+    (SSL_CERT_FILE for Go, cafile for Python's ssl)."""
+    d = os.path.abspath(str(dirpath))
+    os.makedirs(d, exist_ok=True)
+    p = {n: os.path.join(d, n) for n in (
+        "ca.pem", "ca.key", "server.pem", "server.key", "server.csr",
+        "server.ext")}
+    with open(p["server.ext"], "w") as f:
+        f.write("subjectAltName=%s\nbasicConstraints=CA:FALSE\n"
+                "keyUsage=digitalSignature,keyEncipherment\n"
+                "extendedKeyUsage=serverAuth\n" %
+                ",".join("DNS:" + h for h in hosts))
+
+    def run(*argv):
+        subprocess.run(["openssl"] + list(argv), check=True,
+                       stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.PIPE)
+
+    old = os.umask(0o077)
+    try:
+        run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days",
+            str(days), "-subj", "/CN=fakedrive throwaway CA", "-keyout",
+            p["ca.key"], "-out", p["ca.pem"])
+        run("req", "-newkey", "rsa:2048", "-nodes", "-subj",
+            "/CN=" + hosts[0], "-keyout", p["server.key"], "-out",
+            p["server.csr"])
+        run("x509", "-req", "-in", p["server.csr"], "-CA", p["ca.pem"],
+            "-CAkey", p["ca.key"], "-CAcreateserial", "-days", str(days),
+            "-extfile", p["server.ext"], "-out", p["server.pem"])
+    finally:
+        os.umask(old)
+    return {"ca": p["ca.pem"], "cert": p["server.pem"],
+            "key": p["server.key"]}
 
 
 def launch(data_dir, log_path=None, args=(), port=0, host="127.0.0.1",

@@ -206,6 +206,16 @@ def test_seed_tree_and_paths(sdrive):
     assert sdrive.content(a.id) == b"1"
 
 
+def test_tree_under_a_folder(sdrive):
+    sdrive.seed("p/q/r.txt", b"1")
+    sdrive.seed("p/s.txt", b"2")
+    sdrive.seed("pq/t.txt", b"3")                       # a prefix, not below
+    assert [f["path"] for f in sdrive.tree(under="p")] == [
+        "p/q", "p/q/r.txt", "p/s.txt"]
+    assert [f["path"] for f in sdrive.tree(under="p/q/")] == ["p/q/r.txt"]
+    assert sdrive.tree(under="none") == []
+
+
 def test_seed_with_explicit_times_and_id(sdrive):
     f = sdrive.seed("t.txt", b"", id="1seededIdForTests",
                     createdTime="2020-01-02T03:04:05Z",
