@@ -115,6 +115,11 @@ struct node_content {
 			  a rename-over): never download more */
 	bool evicting; /* eviction is unlinking the file */
 	int pins;      /* I/O on the file outside a handle: not evictable */
+	/* Bytes kept from the last run (snapshot.c): not to be used, served
+	 * or uploaded before fetch_verify_kept_locked() compared their md5
+	 * with Drive's. Cleared with the bytes (store_account_locked()). */
+	bool unverified;
+	bool verifying; /* that check is hashing the file (others wait) */
 };
 
 /* Upload bookkeeping (sync.c). */
