@@ -203,12 +203,17 @@ static int download_locked(struct cache *c, struct node *n, int64_t off,
 	tree_lock(t);
 	ranges_remove(&n->c.fetching, off, end);
 	if (rc == 0 && n->c.epoch == epoch && !n->c.dirty) {
+		bool whole = tree_content_whole_locked(n);
+
 		/* The first bytes say which version the file holds. */
 		if (!n->c.present.n)
 			memcpy(n->c.md5, n->r.md5, sizeof(n->c.md5));
 		if (ranges_add(&n->c.present, off, end) < 0)
 			rc = -ENOMEM;
 		store_account_locked(t, n);
+		/* All cached now: the next snapshot keeps the file. */
+		if (!whole && tree_content_whole_locked(n))
+			t->changes++;
 	}
 	if (rc == -ECANCELED) {
 		/* Shutdown cut a readahead short: expected, nothing lost. */

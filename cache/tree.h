@@ -216,8 +216,8 @@ struct tree {
 	int64_t cached_bytes;	/* sum of present bytes over all nodes */
 
 	/* Bumped when a node is attached, detached, gets another id or
-	 * another remote state: the snapshot is rewritten only after it
-	 * moved (snapshot.c). */
+	 * another remote state, or a download made all of a file cached:
+	 * the snapshot is rewritten only after it moved (snapshot.c). */
 	uint64_t changes;
 
 	/* Inodes of freed nodes whose cache files are still to be removed
