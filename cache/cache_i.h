@@ -169,6 +169,7 @@ struct cache {
 	bool caught_up;
 	size_t kept_files, kept_verified, kept_dropped;
 	int64_t kept_bytes;
+	int64_t kept_ask_failed_ms; /* monotonic; 0: never */
 };
 
 /* Helpers shared by the files of cache/. */

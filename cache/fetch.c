@@ -339,6 +339,10 @@ out:
 
 /* ---- cached files kept from the last run ---- */
 
+/* After asking Drive about a kept file failed (offline: about 2 s per
+ * try), checks use the md5 we know for this long without asking. */
+#define KEPT_ASK_PAUSE_MS (60 * 1000)
+
 /* Drop @n's kept bytes; @why for the log (NULL: nothing to say). */
 static void drop_kept_locked(struct cache *c, struct node *n, const char *why)
 {
@@ -408,7 +412,10 @@ void fetch_verify_kept_locked(struct cache *c, struct node *n)
 			break;
 		}
 		n->c.verifying = true;
-		if (!c->caught_up && !asked) {
+		if (!c->caught_up && !asked &&
+		    (!c->kept_ask_failed_ms ||
+		     clock_mono_ms() - c->kept_ask_failed_ms >
+			 KEPT_ASK_PAUSE_MS)) {
 			/* The catch-up has not told us what changed while
 			 * unmounted: ask Drive for this file. A new version
 			 * is taken (and the bytes dropped) as a download
@@ -422,6 +429,8 @@ void fetch_verify_kept_locked(struct cache *c, struct node *n)
 			if (rc == -ENOENT && n->c.unverified)
 				drop_kept_locked(c, n, "are of a file gone");
 			else if (rc < 0 && rc != -EAGAIN)
+				c->kept_ask_failed_ms = clock_mono_ms();
+			if (rc < 0 && rc != -EAGAIN && rc != -ENOENT)
 				log_debug(SUB,
 					  "'%s' (%s): asking Drive failed "
 					  "(%s): checking with the md5 we "

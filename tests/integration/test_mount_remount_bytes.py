@@ -228,3 +228,20 @@ def test_rename_kept_file_over_another(mount_factory, drive):
     assert m2.unmount() == 0
     # The target keeps its Drive id and gets a.txt's (checked) bytes.
     assert drive.content(files["sub/b.bin"][0]["id"]) == b"alpha\n"
+
+
+def test_drive_not_answering_before_catch_up(mount_factory, drive):
+    # Drive cannot be asked about the files before the catch-up: the
+    # check uses the md5 the snapshot had, and cached reads keep working.
+    m, files = warm(mount_factory, drive)
+    drive.fault(kind="changes.list", action="delay", delay_ms=3000,
+                count=1)
+    drive.fault(kind="files.get", status=400, reason="badRequest",
+                count=100)
+    m2 = mount_factory(cache_dir=m.cache_dir)
+    drive.reset_stats()
+    assert read_all(m2, files) == {p: w for p, (_, w) in files.items()}
+    assert downloads(drive) == 0, drive.stats()["requests"]
+    # One failed question, then no more for a while.
+    assert drive.stats()["requests"].get("files.get", 0) == 1
+    drive.clear_faults()
