@@ -27,6 +27,7 @@
 #include <xxhash.h>
 
 #include "cache/cache_i.h"
+#include "cache/journal.h"
 #include "cache/snapshot.h"
 #include "common/clock.h"
 #include "common/io.h"
@@ -766,7 +767,12 @@ static int keep_bytes_locked(struct cache *c, struct snap_node *v, size_t n)
 		struct snap_node *x = k[i];
 		struct node *nd = tree_get_locked(t, x->ino);
 
-		/* The node the record made, as the record has it. */
+		/* The node the record made, as the record has it; not one
+		 * the journal has dirty bytes of (written after this
+		 * snapshot: those bytes are the journal's, never evicted
+		 * or checked against Drive). */
+		if (journal_keeps(c->j, x->ino))
+			continue;
 		if (!nd || nd->kind != NODE_FILE || strcmp(nd->id, x->f.id) ||
 		    nd->l.size != x->f.size || nd->c.present.n ||
 		    strcmp(nd->r.md5, x->cached_md5))

@@ -245,3 +245,33 @@ def test_drive_not_answering_before_catch_up(mount_factory, drive):
     # One failed question, then no more for a while.
     assert drive.stats()["requests"].get("files.get", 0) == 1
     drive.clear_faults()
+
+
+def test_written_after_snapshot_then_kill9(mount_factory, drive):
+    # The snapshot says sub/b.bin is cached clean; then it is written
+    # (same size) and the daemon killed: the journal's dirty bytes win,
+    # are neither checked against Drive nor evicted, and reach Drive.
+    files = seed_files(drive)
+    env = {"DRIVEFS_SNAPSHOT_PERIOD_MS": "400"}
+    m = mount_factory(env=env, writeback_delay=3600)
+    assert read_all(m, files) == {p: w for p, (_, w) in files.items()}
+    read_done = time.time()
+    snap = os.path.join(str(m.cache_dir), "*", "snapshot")
+
+    def written():
+        found = glob.glob(snap)
+        return found and os.stat(found[0]).st_mtime > read_done
+    poll_until(written, DEADLINE, "a periodic snapshot after the reads")
+    want = bytearray(files["sub/b.bin"][1])
+    want[100:105] = b"LOCAL"
+    with open(m.path / "sub/b.bin", "r+b") as f:
+        f.seek(100)
+        f.write(b"LOCAL")
+    m.expect_exit = (-9,)
+    m._kill()
+    m._stopped = True
+    m2 = mount_factory(cache_dir=m.cache_dir,
+                       extra_args=["--cache-size", "1K"])
+    assert (m2.path / "sub/b.bin").read_bytes() == bytes(want)
+    assert m2.unmount() == 0
+    assert drive.content(files["sub/b.bin"][0]["id"]) == bytes(want)
