@@ -1,7 +1,7 @@
 /*
  * The metadata snapshot's format (cache/snapshot.h): encode/decode round
- * trips (with a file's cached-bytes record), and every torn, damaged, wrong-version, out-of-bounds or foreign
- * file is refused as a whole.
+ * trips (with a file's cached-bytes record), and every torn, damaged,
+ * wrong-version, out-of-bounds or foreign file is refused as a whole.
  */
 #include "common/compat.h"
 
