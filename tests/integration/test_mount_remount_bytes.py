@@ -100,9 +100,10 @@ def test_remount_read_before_catch_up(mount_factory, drive):
 @pytest.mark.parametrize("when", ["before", "after"])
 def test_edited_while_unmounted(mount_factory, drive, when):
     m, files = warm(mount_factory, drive)
-    # Same sizes: only the md5 tells the versions apart.
+    # a.txt keeps its size (only the md5 tells the versions apart);
+    # big.bin grows (the kernel must not keep the old size either).
     new_a = b"ALPHA\n"
-    new_big = blob(BIG, b"BIG")
+    new_big = blob(BIG + 5000, b"BIG")
     drive.act("edit", id=files["a.txt"][0]["id"], content=new_a)
     drive.act("edit", id=files["big.bin"][0]["id"], content=new_big)
     if when == "before":
