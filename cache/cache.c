@@ -184,9 +184,11 @@ int cache_new(const struct cache_opts *o, struct drive *d, const char *root_id,
 	/* Recovered nodes keep their inode numbers (content/<ino>). */
 	c->t.next_ino = MAX(c->t.next_ino, journal_max_ino(c->j) + 1);
 	step = "the content directory";
-	rc = store_init(&c->store, c->dir, c->j);
+	rc = store_init(&c->store, c->dir, c->j, &c->t);
 	if (rc < 0)
 		goto fail;
+	/* Kept cached files past --cache-size: the oldest go now. */
+	cache_evict(c);
 	*out = c;
 	return 0;
 fail:
@@ -260,6 +262,12 @@ void cache_free(struct cache *c)
 		snapshot_write(c);
 	}
 	cache_poll_free(c);
+	if (c->kept_files)
+		log_info(SUB,
+			 "cached files kept from the last run: %zu, of which "
+			 "%zu checked and used, %zu dropped when checked "
+			 "(changed in Drive, damaged or replaced)",
+			 c->kept_files, c->kept_verified, c->kept_dropped);
 	idpool_free(c->ids);
 	while (c->t_ready && !list_empty(&c->handles)) {
 		struct cache_handle *h =

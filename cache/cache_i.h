@@ -168,6 +168,16 @@ struct cache {
 
 	/* Hit rate for drivefs-status (status.c). Protected by t.lock. */
 	uint64_t reads_hit, reads_miss;
+
+	/* Cached files the snapshot kept from the last run (snapshot.c
+	 * loads them, fetch.c checks them before their first use).
+	 * caught_up: the first poll after a snapshot load applied every
+	 * change since it (poll.c), so r.md5 is as current as polling
+	 * makes it; before that a check asks Drive (files.get). t.lock. */
+	bool caught_up;
+	size_t kept_files, kept_verified, kept_dropped;
+	int64_t kept_bytes;
+	int64_t kept_ask_failed_ms; /* monotonic; 0: never */
 };
 
 /* Helpers shared by the files of cache/. */
@@ -238,6 +248,19 @@ void fetch_readahead_locked(struct cache *c, struct node *n, int64_t off,
 void fetch_sweep_locked(struct cache *c, struct node *n);
 /* Wait until no download of @n is running (before changing its bytes). */
 void fetch_wait_idle_locked(struct cache *c, struct node *n);
+/*
+ * Before the first use of bytes the snapshot kept (n->c.unverified): the
+ * MD5 of the cache file must equal Drive's current md5 of @n (asked with
+ * files.get while the catch-up has not run, else r.md5); if it does, the
+ * bytes are @n's as a download would have made them, otherwise they are
+ * dropped and the next read downloads. Drops the lock to ask and to hash
+ * (the node is pinned); the caller holds a reference. Concurrent callers
+ * wait for the one check. No-op for other nodes.
+ */
+void fetch_verify_kept_locked(struct cache *c, struct node *n);
+/* Drop bytes @n kept from the last run unchecked (they are about to be
+ * replaced whole: O_TRUNC, truncate to 0). */
+void fetch_forget_kept_locked(struct cache *c, struct node *n);
 int fetch_start(struct cache *c);
 void fetch_stop(struct cache *c);
 

@@ -27,6 +27,7 @@
 
 #include <fcntl.h>
 #include <inttypes.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cache/cache_i.h"
@@ -207,12 +208,17 @@ static int download_locked(struct cache *c, struct node *n, int64_t off,
 	tree_lock(t);
 	ranges_remove(&n->c.fetching, off, end);
 	if (rc == 0 && n->c.epoch == epoch && !n->c.dirty) {
+		bool whole = tree_content_whole_locked(n);
+
 		/* The first bytes say which version the file holds. */
 		if (!n->c.present.n)
 			memcpy(n->c.md5, n->r.md5, sizeof(n->c.md5));
 		if (ranges_add(&n->c.present, off, end) < 0)
 			rc = -ENOMEM;
 		store_account_locked(t, n);
+		/* All cached now: the next snapshot keeps the file. */
+		if (!whole && tree_content_whole_locked(n))
+			t->changes++;
 	}
 	if (rc == -ECANCELED) {
 		/* Shutdown cut a readahead short: expected, nothing lost. */
@@ -275,11 +281,12 @@ static bool fetchable(const struct node *n)
  * A download found Drive's file other than we know it (shorter, or gone):
  * it changed and the poller has not told us yet. Read its metadata now and
  * take the new version as the poller would, if nothing holds bytes of the
- * old one. Returns 0 (a new version: try again), -EAGAIN (the version we
+ * old one; Drive's md5 of it into @seen_md5 (33 bytes) unless NULL.
+ * Returns 0 (a new version: try again), -EAGAIN (the version we
  * know, or one we cannot take now: the download itself went wrong, so try
  * it again), -ENOENT (gone from Drive) or -EIO.
  */
-static int revalidate_locked(struct cache *c, struct node *n)
+static int revalidate_locked(struct cache *c, struct node *n, char *seen_md5)
 {
 	struct tree *t = &c->t;
 	char id[DRIVE_ID_MAX + 1];
@@ -298,6 +305,8 @@ static int revalidate_locked(struct cache *c, struct node *n)
 		rc = -ENOENT;
 	if (rc < 0)
 		goto out;
+	if (seen_md5)
+		memcpy(seen_md5, f->md5, DRIVE_MD5_HEX + 1);
 	if (n->l.deleted || !n->id[0]) {
 		rc = -ENOENT; /* the poller found it gone meanwhile */
 		goto out;
@@ -333,6 +342,146 @@ out:
 		   : -EIO;
 }
 
+/* ---- cached files kept from the last run ---- */
+
+/* After asking Drive about a kept file failed (offline: about 2 s per
+ * try), checks use the md5 we know for this long without asking. */
+#define KEPT_ASK_PAUSE_MS (60 * 1000)
+
+/* Drop @n's kept bytes; @why for the log (NULL: nothing to say). */
+static void drop_kept_locked(struct cache *c, struct node *n, const char *why)
+{
+	if (why)
+		log_debug(SUB, "'%s' (%s): cached bytes of the last run %s",
+			  tree_name_for_log(n), n->id, why);
+	n->c.epoch++;
+	n->c.have_xxh = false;
+	n->c.md5[0] = '\0';
+	ranges_clear(&n->c.present);
+	store_account_locked(&c->t, n); /* clears n->c.unverified */
+	n->c.unverified = false;
+	c->kept_dropped++;
+}
+
+void fetch_forget_kept_locked(struct cache *c, struct node *n)
+{
+	while (n->c.verifying)
+		tree_wait_locked(&c->t);
+	if (n->c.unverified)
+		drop_kept_locked(c, n, "replaced unread");
+}
+
+/* Hash the cache file of @n (pinned, lock dropped): its MD5 into @md5
+ * and xxh3-128 into @xxh. Returns 0, or -errno (-EIO: not @size bytes). */
+static int hash_kept(struct cache *c, uint64_t ino, int64_t size,
+		     char md5[DRIVE_MD5_HEX + 1], uint8_t xxh[HASH_LEN])
+{
+	struct stat st;
+	int fd = store_open(&c->store, ino, O_RDONLY);
+	int rc = fd;
+
+	if (fd < 0)
+		return rc;
+	if (fstat(fd, &st) < 0)
+		rc = -errno;
+	else if (st.st_size != size)
+		rc = -EIO;
+	else
+		rc = hash_fd_md5(fd, size, md5);
+	if (rc == 0)
+		rc = hash_fd(fd, size, xxh);
+	close(fd);
+	return rc;
+}
+
+void fetch_verify_kept_locked(struct cache *c, struct node *n)
+{
+	struct tree *t = &c->t;
+	char md5[DRIVE_MD5_HEX + 1], drive_md5[DRIVE_MD5_HEX + 1] = "";
+	uint8_t xxh[HASH_LEN];
+	bool asked = false;
+
+	while (n->c.unverified) {
+		uint64_t epoch = n->c.epoch;
+		int64_t size = n->l.size;
+		int rc;
+
+		if (n->c.verifying) {
+			tree_wait_locked(t);
+			continue;
+		}
+		if (n->c.dirty || n->kind != NODE_FILE) {
+			/* Never so (journal.c build_locked() takes dirty
+			 * bytes from the journal): not ours to check. */
+			n->c.unverified = false;
+			break;
+		}
+		n->c.verifying = true;
+		if (!c->caught_up && !asked &&
+		    (!c->kept_ask_failed_ms ||
+		     clock_mono_ms() - c->kept_ask_failed_ms >
+			 KEPT_ASK_PAUSE_MS)) {
+			/* The catch-up has not told us what changed while
+			 * unmounted: ask Drive for this file. A new version
+			 * is taken (and the bytes dropped) as a download
+			 * that met it would. */
+			asked = true;
+			rc = revalidate_locked(c, n, drive_md5);
+			n->c.verifying = false;
+			tree_broadcast_locked(t);
+			if (rc == 0 && !n->c.unverified)
+				c->kept_dropped++; /* a new version */
+			if (rc == -ENOENT && n->c.unverified)
+				drop_kept_locked(c, n, "are of a file gone");
+			else if (rc < 0 && rc != -EAGAIN)
+				c->kept_ask_failed_ms = clock_mono_ms();
+			if (rc < 0 && rc != -EAGAIN && rc != -ENOENT)
+				log_debug(SUB,
+					  "'%s' (%s): asking Drive failed "
+					  "(%s): checking with the md5 we "
+					  "know",
+					  tree_name_for_log(n), n->id,
+					  strerror(-rc));
+			continue;
+		}
+		n->c.pins++; /* no eviction while the lock is dropped */
+		tree_unlock(t);
+		rc = hash_kept(c, n->ino, size, md5, xxh);
+		tree_lock(t);
+		n->c.pins--;
+		n->c.verifying = false;
+		tree_broadcast_locked(t);
+		if (!n->c.unverified || n->c.epoch != epoch ||
+		    n->l.size != size || n->c.dirty)
+			continue; /* changed meanwhile: look again */
+		if (rc < 0) {
+			drop_kept_locked(c, n, "are unreadable");
+		} else if (!n->r.exists || !n->r.md5[0] ||
+			   strcmp(md5, n->r.md5) ||
+			   (drive_md5[0] && strcmp(md5, drive_md5))) {
+			if (!strcmp(n->c.md5, n->r.md5))
+				log_info(SUB,
+					 "'%s' (%s): the cached bytes kept "
+					 "from the last run are damaged (md5 "
+					 "%s, Drive's %s): downloading "
+					 "again",
+					 tree_name_for_log(n), n->id, md5,
+					 n->r.md5);
+			drop_kept_locked(c, n, "are not Drive's version");
+		} else {
+			memcpy(n->c.md5, n->r.md5, sizeof(n->c.md5));
+			memcpy(n->c.xxh, xxh, sizeof(n->c.xxh));
+			n->c.have_xxh = true;
+			n->c.unverified = false;
+			c->kept_verified++;
+			log_debug(SUB,
+				  "'%s' (%s): cached bytes of the last run "
+				  "are Drive's (md5 %s)",
+				  tree_name_for_log(n), n->id, md5);
+		}
+	}
+}
+
 /* The bytes of @n kept coming back other than Drive's file: EIO, said. */
 static int stale_eio(const struct node *n, int tries)
 {
@@ -350,6 +499,7 @@ int fetch_ensure_range_locked(struct cache *c, struct node *n, int64_t off,
 	int64_t gs, ge, want = end;
 	int rc, tries = 0;
 
+	fetch_verify_kept_locked(c, n); /* after open: done already */
 	end = MIN(want, n->l.size);
 	while (!ranges_covers(&n->c.present, off, end)) {
 		if (!fetchable(n) && (!n->id[0] || !n->r.exists)) {
@@ -382,7 +532,7 @@ int fetch_ensure_range_locked(struct cache *c, struct node *n, int64_t off,
 		rc = download_locked(c, n, gs, ge, n->c.epoch);
 		if ((rc == -ESTALE || rc == -ENOENT) &&
 		    tries++ < FETCH_STALE_TRIES) {
-			rc = revalidate_locked(c, n);
+			rc = revalidate_locked(c, n, NULL);
 			if (rc == -EAGAIN)
 				rc = 0;
 			end = MIN(want, n->l.size);
@@ -510,6 +660,7 @@ int fetch_ensure_whole_locked(struct cache *c, struct node *n)
 {
 	int rc, tries = 0;
 
+	fetch_verify_kept_locked(c, n);
 	do {
 		if (tree_content_whole_locked(n))
 			return 0;
@@ -520,7 +671,7 @@ int fetch_ensure_whole_locked(struct cache *c, struct node *n)
 		if (rc == 0 && n->l.size <= c->o.whole_max)
 			rc = verify_fetched_locked(c, n);
 		if (rc == -ESTALE && tries < FETCH_STALE_TRIES) {
-			rc = revalidate_locked(c, n);
+			rc = revalidate_locked(c, n, NULL);
 			if (rc == -EAGAIN)
 				rc = 0;
 		}

@@ -48,9 +48,11 @@ int cache_truncate_locked(struct cache *c, struct node *n, int64_t size, int fd)
 	int rc = 0, own = -1;
 
 	if (size != 0) {
-		rc = fetch_ensure_whole_locked(c, n);
+		rc = fetch_ensure_whole_locked(c, n); /* checks kept bytes */
 		if (rc < 0)
 			return rc;
+	} else {
+		fetch_forget_kept_locked(c, n);
 	}
 	fetch_wait_idle_locked(c, n);
 	while (n->c.evicting)
@@ -99,6 +101,13 @@ static int open_locked(struct cache *c, struct node *n, int flags,
 		return -ELOOP;
 	if (n->kind == NODE_NATIVE && (writable(flags) || (flags & O_TRUNC)))
 		return -EACCES;
+	/* Bytes kept from the last run: checked before anyone sees them
+	 * (before counting the open, so a change the poller applies
+	 * meanwhile drops them as for a closed file). */
+	if (trunc)
+		fetch_forget_kept_locked(c, n);
+	else
+		fetch_verify_kept_locked(c, n);
 	h = calloc(1, sizeof(*h));
 	if (!h)
 		return -ENOMEM;

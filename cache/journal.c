@@ -1074,6 +1074,15 @@ static int build_locked(struct cache *c, struct rnode *x)
 	n->c.dirty = r->flags & JF_DIRTY;
 	if (n->c.dirty)
 		n->c.data_gen = 1;
+	if (n->c.dirty && n->c.unverified) {
+		/* The snapshot kept this file's clean bytes; the journal
+		 * says it was written since: claim_content_locked() takes
+		 * the cache file as the dirty bytes. */
+		n->c.unverified = false;
+		n->c.md5[0] = '\0';
+		ranges_clear(&n->c.present);
+		store_account_locked(t, n);
+	}
 	return 0;
 }
 

@@ -616,6 +616,13 @@ int cache_rename(struct cache *c, uint64_t parent, const char *name,
 			sizeof(drive_name));
 	if (rc < 0)
 		goto out;
+	if (t && s->c.unverified && can_take_over(s, t)) {
+		/* s's bytes are to go to t's Drive id: check them first
+		 * (drops the lock), then start over. */
+		fetch_verify_kept_locked(c, s);
+		rc = -EAGAIN;
+		goto out;
+	}
 	/* Move first: it is the step that can fail (ENOMEM), and until t is
 	 * detached below the name is briefly indexed twice, unseen. */
 	rc = tree_move_locked(tr, s, ndir, drive_name, newname);

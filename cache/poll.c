@@ -539,6 +539,7 @@ static void poll_once(struct poller *p)
 {
 	char next[TOKEN_MAX];
 	struct drive_err err;
+	bool restarted = false;
 	int rc;
 
 	drive_err_init(&err);
@@ -550,8 +551,10 @@ static void poll_once(struct poller *p)
 	rc = drive_changes_list(p->c->d, p->token, apply_change, p, next,
 				sizeof(next), &err);
 	flush_invals(p);
-	if (rc < 0 && token_refused(rc, &err))
+	if (rc < 0 && token_refused(rc, &err)) {
 		rc = restart_feed(p, &err);
+		restarted = true;
+	}
 	if (rc < 0) {
 		if (!p->failing)
 			log_warn(SUB,
@@ -569,6 +572,15 @@ static void poll_once(struct poller *p)
 			 "caught up with Drive: %zu changes since the "
 			 "snapshot",
 			 p->n_changes);
+	if (!restarted && !p->c->caught_up) {
+		/* Every change since the snapshot is applied: cached bytes
+		 * kept from the last run are checked against r.md5 from
+		 * now on (fetch.c). After a restarted feed only the root
+		 * was listed again: checks keep asking Drive. */
+		tree_lock(&p->c->t);
+		p->c->caught_up = true;
+		tree_unlock(&p->c->t);
+	}
 	p->failing = false;
 	p->catchup = false;
 	pthread_mutex_lock(&p->lock);

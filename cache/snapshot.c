@@ -22,10 +22,12 @@
 
 #include <fcntl.h>
 #include <inttypes.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <xxhash.h>
 
 #include "cache/cache_i.h"
+#include "cache/journal.h"
 #include "cache/snapshot.h"
 #include "common/clock.h"
 #include "common/io.h"
@@ -128,6 +130,8 @@ static void put_node(struct sbuf *b, const struct snap_node *x)
 		put_s(b, f->app_props[i].key);
 		put_s(b, f->app_props[i].value);
 	}
+	put_s(b, x->cached_md5);
+	put_int(b, x->lru, 8);
 }
 
 int snap_encode(const struct snap_head *h, const struct snap_node *v, size_t n,
@@ -324,6 +328,15 @@ static int get_node(struct rd *r, struct snap_node *x)
 		if (r->bad || !p->key[0])
 			return -EINVAL;
 	}
+	get_fixed(r, x->cached_md5, DRIVE_MD5_HEX);
+	x->lru = get_int(r, 8);
+	if (r->bad || !md5_ok(x->cached_md5))
+		return -EINVAL;
+	/* Cached bytes: of a file (not a folder), with an md5 and a size. */
+	if ((x->flags & SNAP_CACHED) &&
+	    (!x->cached_md5[0] || f->size <= 0 ||
+	     !strcmp(f->mime_type, DRIVE_MIME_FOLDER)))
+		return -EINVAL;
 	return 0;
 }
 
@@ -399,7 +412,8 @@ bool snap_head_matches(const struct snap_head *h, const char *account,
 
 /* ---- writing ---- */
 
-/* The drive_file a listing would give for @n (strings new). */
+/* The drive_file a listing would give for @n (strings new); x->lru set
+ * by the caller: its bytes are kept (bytes_kept()). */
 static int node_record_locked(const struct tree *t, const struct node *n,
 			      struct snap_node *x)
 {
@@ -411,6 +425,10 @@ static int node_record_locked(const struct tree *t, const struct node *n,
 	drive_file_init(f);
 	x->ino = n->ino;
 	x->flags = n->kind == NODE_DIR && n->listed ? SNAP_LISTED : 0;
+	if (x->lru) {
+		x->flags |= SNAP_CACHED;
+		memcpy(x->cached_md5, n->c.md5, sizeof(x->cached_md5));
+	}
 	memcpy(f->id, n->id, sizeof(f->id));
 	memcpy(f->parent, n->r.parent, sizeof(f->parent));
 	memcpy(f->md5, n->r.md5, sizeof(f->md5));
@@ -458,11 +476,27 @@ static bool wanted(const struct tree *t, const struct node *n)
 	       n->r.parent[0];
 }
 
+/*
+ * @n's cache file holds all of Drive's current version of it and nothing
+ * else is going on with it: the next run may keep the file (SNAP_CACHED).
+ * Partly cached files are not kept.
+ */
+static bool bytes_kept(const struct node *n)
+{
+	return n->kind == NODE_FILE && n->c.has_file && !n->c.dirty &&
+	       !n->c.orphan && !n->c.evicting && !n->c.fetching.n &&
+	       !n->c.open_writers && !list_linked(&n->s.pending) &&
+	       !n->s.in_flight && !n->l.deleted && n->l.size > 0 &&
+	       n->l.size == n->r.size && n->c.md5[0] &&
+	       !strcmp(n->c.md5, n->r.md5) && tree_content_whole_locked(n);
+}
+
 /* Copy the tree's remote view into *@out (tree lock held). */
 static int collect_locked(struct cache *c, struct snap_head *h,
 			  struct snap_node **out, size_t *outn)
 {
 	struct tree *t = &c->t;
+	struct list_head *pos;
 	struct snap_node *v;
 	size_t n = 0, cap = t->by_ino.count;
 	int rc = 0;
@@ -472,13 +506,26 @@ static int collect_locked(struct cache *c, struct snap_head *h,
 	v = calloc(cap ? cap : 1, sizeof(*v));
 	if (!v)
 		return -ENOMEM;
+	/* Files with kept bytes first, in LRU order (oldest first)... */
+	list_for_each(pos, &t->lru)
+	{
+		struct node *x = list_entry(pos, struct node, c.lru);
+
+		if (rc < 0 || !wanted(t, x) || !bytes_kept(x) || n == cap)
+			continue;
+		v[n].lru = n + 1;
+		rc = node_record_locked(t, x, &v[n]);
+		n++;
+	}
+	/* ...then the others. */
 	for (size_t b = 0; b < t->by_ino.nbuckets && rc == 0; b++) {
 		struct hmap_node *hn;
 
 		for (hn = t->by_ino.buckets[b]; hn && rc == 0; hn = hn->next) {
 			struct node *x = list_entry(hn, struct node, by_ino);
 
-			if (!wanted(t, x) || n == cap)
+			if (!wanted(t, x) || n == cap ||
+			    (list_linked(&x->c.lru) && bytes_kept(x)))
 				continue;
 			rc = node_record_locked(t, x, &v[n]);
 			n++;
@@ -660,6 +707,90 @@ static int apply_locked(struct cache *c, struct snap_node *v, size_t n,
 	return rc;
 }
 
+/*
+ * Unlocked, before the records are applied: a file recorded SNAP_CACHED
+ * keeps the flag only if its cache file is a regular file of the
+ * recorded size (missing, cut short or grown: downloaded as usual).
+ */
+static void check_cached_files(int dirfd, struct snap_node *v, size_t n)
+{
+	int cfd = openat(dirfd, "content", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	for (size_t i = 0; i < n; i++) {
+		char name[32];
+		struct stat st;
+
+		if (!(v[i].flags & SNAP_CACHED))
+			continue;
+		snprintf(name, sizeof(name), "%" PRIu64, v[i].ino);
+		if (cfd < 0 ||
+		    fstatat(cfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+		    !S_ISREG(st.st_mode) || st.st_size != v[i].f.size) {
+			log_debug(SUB,
+				  "cached file of inode %" PRIu64
+				  " is missing or not of its size: not kept",
+				  v[i].ino);
+			v[i].flags &= ~(uint32_t)SNAP_CACHED;
+		}
+	}
+	if (cfd >= 0)
+		close(cfd);
+}
+
+static int by_lru(const void *a, const void *b)
+{
+	const struct snap_node *x = *(const struct snap_node *const *)a;
+	const struct snap_node *y = *(const struct snap_node *const *)b;
+
+	return x->lru < y->lru ? -1 : x->lru > y->lru;
+}
+
+/*
+ * After apply_locked(): the nodes of records still SNAP_CACHED get their
+ * bytes back, all present, unverified (fetch_verify_kept_locked() checks
+ * them before their first use), on the LRU in their old order.
+ */
+static int keep_bytes_locked(struct cache *c, struct snap_node *v, size_t n)
+{
+	struct tree *t = &c->t;
+	struct snap_node **k = calloc(n ? n : 1, sizeof(*k));
+	size_t nk = 0;
+	int rc = 0;
+
+	if (!k)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++)
+		if (v[i].flags & SNAP_CACHED)
+			k[nk++] = &v[i];
+	qsort(k, nk, sizeof(*k), by_lru);
+	for (size_t i = 0; i < nk && rc == 0; i++) {
+		struct snap_node *x = k[i];
+		struct node *nd = tree_get_locked(t, x->ino);
+
+		/* The node the record made, as the record has it; not one
+		 * the journal has dirty bytes of (written after this
+		 * snapshot: those bytes are the journal's, never evicted
+		 * or checked against Drive). */
+		if (journal_keeps(c->j, x->ino))
+			continue;
+		if (!nd || nd->kind != NODE_FILE || strcmp(nd->id, x->f.id) ||
+		    nd->l.size != x->f.size || nd->c.present.n ||
+		    strcmp(nd->r.md5, x->cached_md5))
+			continue;
+		rc = ranges_add(&nd->c.present, 0, nd->l.size);
+		if (rc < 0)
+			break;
+		memcpy(nd->c.md5, x->cached_md5, sizeof(nd->c.md5));
+		nd->c.has_file = true;
+		nd->c.unverified = true;
+		store_account_locked(t, nd);
+		c->kept_files++;
+		c->kept_bytes += nd->l.size;
+	}
+	free(k);
+	return rc;
+}
+
 int snapshot_load(struct cache *c)
 {
 	struct snap_head h;
@@ -708,8 +839,11 @@ int snapshot_load(struct cache *c)
 		why = "of another account or root folder";
 		goto reject;
 	}
+	check_cached_files(dirfd, v, n);
 	tree_lock(&c->t);
 	rc = apply_locked(c, v, n, &h, &placed);
+	if (rc == 0)
+		rc = keep_bytes_locked(c, v, n);
 	tree_unlock(&c->t);
 	if (rc < 0)
 		goto out;
@@ -720,6 +854,12 @@ int snapshot_load(struct cache *c)
 		 "loaded the metadata snapshot: %zu of %zu entries, written "
 		 "%" PRId64 " s ago",
 		 placed, n, (clock_wall_ms() - h.wall_ms) / 1000);
+	if (c->kept_files)
+		log_info(SUB,
+			 "kept %zu cached files (%" PRId64 " bytes) of the "
+			 "last run: each is checked against Drive's md5 "
+			 "before its first use",
+			 c->kept_files, c->kept_bytes);
 	goto out;
 reject:
 	log_warn(SUB,

@@ -6,11 +6,12 @@
  *
  * It holds the REMOTE view: every node Drive has as far as we know (id,
  * Drive name, parent id, MIME type, size, version, md5, times, the
- * appProperties drivefs uses), its inode number, and whether a folder's
- * listing is complete; plus the poller's page token and the identity it
- * belongs to (account key, root folder id). Local pending work is the
- * journal's (journal.h): at start the snapshot is loaded first and the
- * journal's recovery applies on top of it.
+ * appProperties drivefs uses), its inode number, whether a folder's
+ * listing is complete, and whether a clean file's bytes are all in the
+ * cache (SNAP_CACHED, with the md5 they are of); plus the poller's page
+ * token and the identity it belongs to (account key, root folder id).
+ * Local pending work is the journal's (journal.h): at start the snapshot
+ * is loaded first and the journal's recovery applies on top of it.
  *
  * File: "DFSSNAP1" | u32 version | u64 payload length | u64 XXH64(payload)
  * | payload; integers little-endian. A file that is short, long, fails its
@@ -30,13 +31,17 @@ struct cache;
 
 #define SNAP_MAGIC "DFSSNAP1"
 #define SNAP_MAGIC_LEN 8
-#define SNAP_VERSION 1
+#define SNAP_VERSION 2 /* 2: clean cached files (SNAP_CACHED) */
 #define SNAP_HDR (SNAP_MAGIC_LEN + 4 + 8 + 8)
 #define SNAP_TOKEN_MAX 256
 #define SNAP_KEY_MAX 128 /* account key: hex digest */
 
 enum snap_flags {
 	SNAP_LISTED = 1 << 0, /* a folder whose children are all known */
+	/* A file whose cache file content/<ino> held all its f.size bytes,
+	 * clean, of Drive's md5 cached_md5: a remount keeps them, checked
+	 * before their first use (fetch_verify_kept_locked()). */
+	SNAP_CACHED = 1 << 1,
 };
 
 /* Who a snapshot belongs to, and where its change feed stands. */
@@ -55,6 +60,10 @@ struct snap_node {
 	uint64_t ino;
 	uint32_t flags;
 	struct drive_file f;
+	/* SNAP_CACHED: the md5 the cached bytes are of, and the file's
+	 * place on the LRU (1 = least recently used); else "" and 0. */
+	char cached_md5[DRIVE_MD5_HEX + 1];
+	uint64_t lru;
 };
 
 /*
@@ -79,7 +88,10 @@ bool snap_head_matches(const struct snap_head *h, const char *account,
  * Load <dir>/snapshot into @c's fresh tree (from cache_new(), before the
  * journal's recovery and store_init()) when it belongs to @c's account
  * and root; otherwise remove it (logged at info/warn) and leave the tree
- * cold. Sets c->snap_token on success. Returns 0 or -ENOMEM.
+ * cold. Sets c->snap_token on success. Files recorded SNAP_CACHED whose
+ * cache file is there with the recorded size get their bytes back,
+ * marked n->c.unverified (store_init() then keeps those files).
+ * Returns 0 or -ENOMEM.
  */
 int snapshot_load(struct cache *c);
 /*

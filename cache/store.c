@@ -24,7 +24,26 @@
 
 #define SUB "cache"
 
-static int wipe(int dirfd, const struct journal *keep)
+/* Does the content file of @ino hold bytes this run still needs? */
+static bool keeps(const struct journal *keep, struct tree *t, uint64_t ino)
+{
+	const struct node *n;
+	bool kept;
+
+	/* Dirty bytes the journal still has to upload. */
+	if (journal_keeps(keep, ino))
+		return true;
+	if (!t)
+		return false;
+	/* Clean bytes the snapshot kept (checked before their first use). */
+	tree_lock(t);
+	n = tree_get_locked(t, ino);
+	kept = n && n->c.unverified && n->c.has_file;
+	tree_unlock(t);
+	return kept;
+}
+
+static int wipe(int dirfd, const struct journal *keep, struct tree *t)
 {
 	int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	struct dirent *de;
@@ -41,8 +60,7 @@ static int wipe(int dirfd, const struct journal *keep)
 	while ((de = readdir(d))) {
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
 			continue;
-		/* Dirty bytes the journal still has to upload stay. */
-		if (journal_keeps(keep, strtoull(de->d_name, NULL, 10)))
+		if (keeps(keep, t, strtoull(de->d_name, NULL, 10)))
 			continue;
 		if (unlinkat(dirfd, de->d_name, 0) == 0)
 			n++;
@@ -54,7 +72,8 @@ static int wipe(int dirfd, const struct journal *keep)
 	return 0;
 }
 
-int store_init(struct store *s, const char *dir, const struct journal *keep)
+int store_init(struct store *s, const char *dir, const struct journal *keep,
+	       struct tree *t)
 {
 	int dfd = -1, rc;
 
@@ -73,7 +92,7 @@ int store_init(struct store *s, const char *dir, const struct journal *keep)
 		rc = -errno;
 		goto out;
 	}
-	rc = wipe(s->dirfd, keep);
+	rc = wipe(s->dirfd, keep, t);
 out:
 	if (dfd >= 0)
 		close(dfd);
@@ -116,6 +135,8 @@ void store_account_locked(struct tree *t, struct node *n)
 
 	t->cached_bytes += now - before;
 	n->c.bytes = now;
+	if (now == 0)
+		n->c.unverified = false; /* no kept bytes left to check */
 	if (now > 0 && !list_linked(&n->c.lru))
 		list_add_tail(&n->c.lru, &t->lru);
 	else if (now == 0 && list_linked(&n->c.lru))

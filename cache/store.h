@@ -23,10 +23,12 @@ struct store {
 struct journal;
 /*
  * Create <@dir>/content and empty it, but for the files journal @keep
- * (NULL: none) still needs (dirty bytes of a crashed run, journal.h).
- * Returns 0 or -errno.
+ * (NULL: none) still needs (dirty bytes of a crashed run, journal.h) and
+ * those of nodes of @t (NULL: none) holding bytes the snapshot kept
+ * (n->c.unverified, snapshot.h). Takes @t's lock. Returns 0 or -errno.
  */
-int store_init(struct store *s, const char *dir, const struct journal *keep);
+int store_init(struct store *s, const char *dir, const struct journal *keep,
+	       struct tree *t);
 void store_release(struct store *s);
 
 /* Open (creating, 0600) the cache file of @ino with @flags. Returns fd or

@@ -116,6 +116,11 @@ struct node_content {
 	bool evicting; /* eviction is unlinking the file */
 	int pins;      /* I/O on the file outside a handle: not evictable */
 	int sweeps;    /* sweep jobs queued or running (fetch.c) */
+	/* Bytes kept from the last run (snapshot.c): not to be used, served
+	 * or uploaded before fetch_verify_kept_locked() compared their md5
+	 * with Drive's. Cleared with the bytes (store_account_locked()). */
+	bool unverified;
+	bool verifying; /* that check is hashing the file (others wait) */
 };
 
 /* Upload bookkeeping (sync.c). */
@@ -213,8 +218,8 @@ struct tree {
 	int64_t cached_bytes;	/* sum of present bytes over all nodes */
 
 	/* Bumped when a node is attached, detached, gets another id or
-	 * another remote state: the snapshot is rewritten only after it
-	 * moved (snapshot.c). */
+	 * another remote state, or a download made all of a file cached:
+	 * the snapshot is rewritten only after it moved (snapshot.c). */
 	uint64_t changes;
 
 	/* Inodes of freed nodes whose cache files are still to be removed

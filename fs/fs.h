@@ -22,6 +22,7 @@ struct fs {
 	double entry_timeout_s; /* positive and negative entries */
 	double attr_timeout_s;
 	bool xattrs; /* --xattrs: serve cache_getxattr(); else ENOSYS */
+	struct fuse_session *se; /* for notifications from a handler */
 };
 
 /* The FUSE low-level operations; userdata is a struct fs. */

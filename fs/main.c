@@ -527,6 +527,7 @@ static int mount_fuse(struct daemon *dm)
 	dm->fs.attr_timeout_s = ATTR_TIMEOUT_S;
 	dm->fs.xattrs = dm->opts.xattrs;
 	dm->se = fuse_session_new(&args, &fs_ops, sizeof(fs_ops), &dm->fs);
+	dm->fs.se = dm->se;
 	fuse_opt_free_args(&args);
 	if (!dm->se) {
 		fprintf(stderr, "drivefs: bad FUSE options '%s'\n",

@@ -81,6 +81,14 @@ void fs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	fi->fh = (uint64_t)(uintptr_t)h;
 	fi->keep_cache = keep;
 	fi->noflush = 1; /* close(2) has nothing to do: spare the request */
+	/* The bytes were replaced since the kernel last opened the file
+	 * (a new version met while opening: a download, kept bytes that
+	 * failed their check): the size it caches may be of the old one,
+	 * and reads stop there. Attributes only (never blocks without
+	 * writeback caching), before the reply so the first read or fstat
+	 * asks again. */
+	if (!keep && fs->se)
+		fuse_lowlevel_notify_inval_inode(fs->se, ino, -1, 0);
 	if (fuse_reply_open(req, fi) != 0)
 		cache_release(fs->cache, h); /* interrupted: no release comes */
 }

@@ -1,7 +1,7 @@
 /*
  * The metadata snapshot's format (cache/snapshot.h): encode/decode round
- * trips, and every torn, damaged, wrong-version, out-of-bounds or foreign
- * file is refused as a whole.
+ * trips (with a file's cached-bytes record), and every torn, damaged,
+ * wrong-version, out-of-bounds or foreign file is refused as a whole.
  */
 #include "common/compat.h"
 
@@ -101,6 +101,39 @@ static void test_round_trip(void)
 		CHECK_STR(drive_file_app_prop(&out[1].f, TREE_PROP_MODE),
 			  "755");
 		CHECK_STR(drive_file_app_prop(&out[1].f, TREE_PROP_HOST), "");
+		CHECK_STR(out[0].cached_md5, "");
+		CHECK_INT(out[0].lru, 0);
+		CHECK_INT(out[1].flags, 0);
+		CHECK_STR(out[1].cached_md5, "");
+	}
+	snap_nodes_free(out, n);
+	free(buf);
+	release2(v);
+}
+
+/* A file whose bytes were all cached: the flag, the md5 they are of and
+ * the LRU place come back. */
+static void test_cached_file(void)
+{
+	struct snap_head h, h2;
+	struct snap_node v[2], *out = NULL;
+	uint8_t *buf = NULL;
+	size_t len = 0, n = 0;
+
+	head_init(&h);
+	sample(v);
+	v[1].flags = SNAP_CACHED;
+	memcpy(v[1].cached_md5, MD5A, sizeof(MD5A));
+	v[1].lru = 3;
+	CHECK_INT(snap_encode(&h, v, 2, &buf, &len), 0);
+	CHECK_INT(snap_decode(buf, len, &h2, &out, &n), 0);
+	CHECK_INT(n, 2);
+	if (n == 2) {
+		CHECK_INT(out[0].flags, SNAP_LISTED);
+		CHECK_INT(out[1].flags, SNAP_CACHED);
+		CHECK_STR(out[1].cached_md5, MD5A);
+		CHECK_INT(out[1].lru, 3);
+		CHECK_INT(out[1].f.size, 123);
 	}
 	snap_nodes_free(out, n);
 	free(buf);
@@ -258,6 +291,36 @@ static void bad_size(struct snap_node *v, struct snap_head *h)
 	v[1].f.size = -5;
 }
 
+static void cached_bad_md5(struct snap_node *v, struct snap_head *h)
+{
+	(void)h;
+	v[1].flags = SNAP_CACHED;
+	snprintf(v[1].cached_md5, sizeof(v[1].cached_md5), "%s",
+		 "0123456789ABCDEF0123456789ABCDEF");
+}
+
+static void cached_no_md5(struct snap_node *v, struct snap_head *h)
+{
+	(void)h;
+	v[1].flags = SNAP_CACHED;
+}
+
+static void cached_empty(struct snap_node *v, struct snap_head *h)
+{
+	(void)h;
+	v[1].flags = SNAP_CACHED;
+	memcpy(v[1].cached_md5, MD5A, sizeof(MD5A));
+	v[1].f.size = 0;
+}
+
+static void cached_folder(struct snap_node *v, struct snap_head *h)
+{
+	(void)h;
+	v[0].flags |= SNAP_CACHED;
+	memcpy(v[0].cached_md5, MD5A, sizeof(MD5A));
+	v[0].f.size = 10;
+}
+
 static void bad_token(struct snap_node *v, struct snap_head *h)
 {
 	(void)v;
@@ -282,6 +345,10 @@ static void test_untrusted_records(void)
 	CHECK_INT(decode_with(bad_size), -EINVAL);
 	CHECK_INT(decode_with(bad_token), -EINVAL);
 	CHECK_INT(decode_with(bad_root), -EINVAL);
+	CHECK_INT(decode_with(cached_bad_md5), -EINVAL);
+	CHECK_INT(decode_with(cached_no_md5), -EINVAL);
+	CHECK_INT(decode_with(cached_empty), -EINVAL);
+	CHECK_INT(decode_with(cached_folder), -EINVAL);
 }
 
 static void test_foreign(void)
@@ -299,6 +366,7 @@ static void test_foreign(void)
 int main(void)
 {
 	test_round_trip();
+	test_cached_file();
 	test_empty_tree();
 	test_torn_and_damaged();
 	test_version();
