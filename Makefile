@@ -4,7 +4,7 @@
 PKGS := fuse3 libcurl openssl jansson libxxhash
 DEB_PKGS := build-essential pkg-config fuse3 libfuse3-dev libcurl4-openssl-dev \
 	libssl-dev libjansson-dev libxxhash-dev python3 python3-pytest openssl curl \
-	git tmux
+	git tmux rclone
 PYTHON := /usr/bin/python3
 
 B ?= build
