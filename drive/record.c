@@ -505,6 +505,75 @@ static void files_release(struct drive_file *files, size_t n)
 	free(files);
 }
 
+/* @p at a '"' (in [@p, @end)): one past its closing quote, or NULL
+ * (cut); *@esc set when it holds an escape. */
+static const char *skip_string(const char *p, const char *end, bool *esc)
+{
+	*esc = false;
+	for (p++; p < end; p++) {
+		if (*p == '\\') {
+			*esc = true;
+			p++;
+		} else if (*p == '"') {
+			return p + 1;
+		}
+	}
+	return NULL;
+}
+
+static const char *skip_ws(const char *p, const char *end)
+{
+	while (p < end && (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n'))
+		p++;
+	return p;
+}
+
+int drive_record_peek_next_token(const char *json, size_t len, char *out,
+				 size_t outsz)
+{
+	static const char key[] = "\"nextPageToken\"";
+	const char *p = json, *end = json + len;
+	long depth = 0;
+	bool esc;
+
+	if (outsz)
+		out[0] = '\0';
+	p = skip_ws(p, end);
+	if (p == end || *p != '{')
+		return 0;
+	while (p < end) {
+		const char *s = p, *v;
+
+		if (*p == '{' || *p == '[') {
+			depth++;
+		} else if (*p == '}' || *p == ']') {
+			if (--depth == 0)
+				return 0;
+		} else if (*p == '"') {
+			p = skip_string(p, end, &esc);
+			if (!p)
+				return 0;
+			if (depth != 1 || (size_t)(p - s) != sizeof(key) - 1 ||
+			    memcmp(s, key, sizeof(key) - 1))
+				continue;
+			v = skip_ws(p, end);
+			if (v == end || *v != ':')
+				continue; /* a value that reads like the key */
+			v = skip_ws(v + 1, end);
+			if (v == end || *v != '"')
+				return 0;
+			p = skip_string(v, end, &esc);
+			if (!p || esc || (size_t)(p - v - 2) >= outsz)
+				return 0;
+			memcpy(out, v + 1, (size_t)(p - v - 2));
+			out[p - v - 2] = '\0';
+			return out[0] != '\0';
+		}
+		p++;
+	}
+	return 0;
+}
+
 void drive_file_page_release(struct drive_file_page *pg)
 {
 	files_release(pg->files, pg->n);

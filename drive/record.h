@@ -53,6 +53,16 @@ int drive_record_file_list_parse(const char *json, size_t len, drive_file_cb cb,
 				 void *ctx, char *next, size_t nextsz,
 				 struct drive_err *err);
 
+/*
+ * The top-level "nextPageToken" of a list reply found by a scan, not a
+ * parse (a fraction of the time), so the next page can be asked for
+ * before this one is parsed; the parse has the last word. Returns 1 (the
+ * token in @out), 0 (none: the last page, or one this scan does not read:
+ * escapes, too long, not a JSON object).
+ */
+int drive_record_peek_next_token(const char *json, size_t len, char *out,
+				 size_t outsz);
+
 /* A validated files.list page. */
 struct drive_file_page {
 	struct drive_file *files;

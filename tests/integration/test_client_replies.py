@@ -208,6 +208,21 @@ def test_listing_whose_second_page_fails_is_an_error(drivecli, api, second):
         [False, True]
 
 
+def test_listing_token_with_an_escape_is_followed(drivecli, api):
+    # The next page is asked for from a scan of the reply; a token the
+    # scan does not read (an escape) is taken from the parse instead.
+    def page(req):
+        if "pageToken=ab" in req["path"]:
+            return 200, {}, {"files": [record("f2")]}
+        return 200, {}, b'{"nextPageToken": "a\\u0062", "files": [' + \
+            json.dumps(record("f1")).encode() + b']}'
+    api.reply = routes({("GET", "/drive/v3/files?"): page})
+    out = run(drivecli, api, "ls", "p1", ok=True)
+    assert [f.id for f in out.files] == ["f1", "f2"], out
+    assert [("pageToken=ab" in r["path"]) for r in api.requests] == \
+        [False, True]
+
+
 def test_non_json_success_is_eio(drivecli, api):
     api.reply = routes({("GET", "/drive/v3/files/f1"): (
         200, {"Content-Type": "text/html"}, b"<html>captive portal</html>")})

@@ -278,6 +278,47 @@ static void test_list_pages(void)
 	CHECK_INT(c.n, 0);
 }
 
+static void test_peek_next_token(void)
+{
+	static const struct {
+		const char *json;
+		int rc;
+		const char *tok;
+	} cases[] = {
+	    {"{\"nextPageToken\":\"~!!~AI9-tok\",\"files\":[]}", 1,
+	     "~!!~AI9-tok"},
+	    {" {\"files\":[{\"name\":\"nextPageToken\",\"x\":\"}\"}],"
+	     "\n \"nextPageToken\" : \"t2\"}",
+	     1, "t2"},
+	    /* Nested, or a value that reads like the key: not the token. */
+	    {"{\"files\":[{\"nextPageToken\":\"no\"}]}", 0, ""},
+	    {"{\"a\":\"nextPageToken\",\"files\":[]}", 0, ""},
+	    {"{\"a\":{\"nextPageToken\":\"no\"},\"files\":[]}", 0, ""},
+	    {"{\"files\":[]}", 0, ""},
+	    /* What the scan does not read: left to the parse. */
+	    {"{\"nextPageToken\":\"a\\u0041\"}", 0, ""},
+	    {"{\"nextPageToken\":7}", 0, ""},
+	    {"{\"nextPageToken\":\"cut", 0, ""},
+	    {"{\"nextPageToken\":\"\"}", 0, ""},
+	    {"[\"nextPageToken\",\"x\"]", 0, ""},
+	    {"", 0, ""},
+	    {"{\"x\":\"\\\"}\",\"nextPageToken\":\"t3\"}", 1, "t3"},
+	};
+	char out[16], tiny[3];
+
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		CHECK_INT(drive_record_peek_next_token(cases[i].json,
+						       strlen(cases[i].json),
+						       out, sizeof(out)),
+			  cases[i].rc);
+		CHECK_STR(out, cases[i].tok);
+	}
+	CHECK_INT(drive_record_peek_next_token(cases[0].json,
+					       strlen(cases[0].json), tiny,
+					       sizeof(tiny)),
+		  0);
+}
+
 static void test_list_bad_pages(void)
 {
 	static const char *const bad[] = {
@@ -590,6 +631,7 @@ int main(void)
 	test_bad_files();
 	test_long_name_and_props();
 	test_list_pages();
+	test_peek_next_token();
 	test_list_bad_pages();
 	test_changes_pages();
 	test_changes_bad();
