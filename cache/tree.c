@@ -4,11 +4,9 @@
  * listed Drive file into a node.
  *
  * Indexes: by_ino and by_id hash the key; by_name hashes (parent inode,
- * display name), so a lookup in a folder of 100,000 files is one hash probe;
- * by_drive_name hashes (parent inode, Drive name), so the twins of a name
- * are found without walking the folder (twins.c). Only live, named nodes
- * are in by_name; every attached node is in by_drive_name; only nodes with
- * a Drive id are in by_id; every node is in by_ino until it is freed. Inode numbers count up
+ * display name), so a lookup in a folder of 100,000 files is one hash probe.
+ * Only live, named nodes are in by_name; only nodes with a Drive id are in
+ * by_id; every node is in by_ino until it is freed. Inode numbers count up
  * from 2 and are never reused during a mount.
  */
 #include "common/compat.h"
@@ -180,7 +178,6 @@ int tree_init(struct tree *t, const char *root_id,
 	hmap_init(&t->by_ino);
 	hmap_init(&t->by_id);
 	hmap_init(&t->by_name);
-	hmap_init(&t->by_drive_name);
 	list_init(&t->pending);
 	list_init(&t->tombs);
 	list_init(&t->lru);
@@ -216,9 +213,6 @@ void tree_release(struct tree *t)
 
 			if (n->l.dname && n->l.parent)
 				hmap_remove(&t->by_name, &n->by_name);
-			if (n->l.parent)
-				hmap_remove(&t->by_drive_name,
-					    &n->by_drive_name);
 			node_free(t, n);
 		}
 	}
@@ -228,7 +222,6 @@ void tree_release(struct tree *t)
 	hmap_release(&t->by_ino);
 	hmap_release(&t->by_id);
 	hmap_release(&t->by_name);
-	hmap_release(&t->by_drive_name);
 	pthread_cond_destroy(&t->cond);
 	pthread_mutex_destroy(&t->lock);
 	t->root = NULL;
@@ -284,41 +277,6 @@ static void index_name(struct tree *t, struct node *n)
 		    name_hash(n->l.parent->ino, n->l.dname));
 }
 
-/* Put @n in by_drive_name under its parent and Drive name (both set). */
-static void index_drive_name(struct tree *t, struct node *n)
-{
-	hmap_insert(&t->by_drive_name, &n->by_drive_name,
-		    name_hash(n->l.parent->ino, n->l.name));
-}
-
-/* @h and those after it in its chain: the first that is a child of @dir
- * named @name. */
-static struct node *named_from(struct hmap_node *h, const struct node *dir,
-			       const char *name)
-{
-	for (; h; h = hmap_next(h)) {
-		struct node *n = list_entry(h, struct node, by_drive_name);
-
-		if (n->l.parent == dir && !strcmp(n->l.name, name))
-			return n;
-	}
-	return NULL;
-}
-
-struct node *tree_named_first_locked(struct tree *t, struct node *dir,
-				     const char *name)
-{
-	return named_from(
-	    hmap_first(&t->by_drive_name, name_hash(dir->ino, name)), dir,
-	    name);
-}
-
-struct node *tree_named_next_locked(struct node *n)
-{
-	return named_from(hmap_next(&n->by_drive_name), n->l.parent,
-			  n->l.name);
-}
-
 int tree_attach_locked(struct tree *t, struct node *n, struct node *dir,
 		       const char *name, const char *dname)
 {
@@ -344,7 +302,6 @@ int tree_attach_locked(struct tree *t, struct node *n, struct node *dir,
 	dir->n_children++;
 	if (dn)
 		index_name(t, n);
-	index_drive_name(t, n);
 	return 0;
 }
 
@@ -370,7 +327,6 @@ int tree_move_locked(struct tree *t, struct node *n, struct node *dir,
 	list_add_tail(&n->sibling, &dir->children);
 	dir->n_children++;
 	index_name(t, n);
-	index_drive_name(t, n);
 	tree_unref_locked(t, n);
 	return 0;
 }
@@ -384,7 +340,6 @@ void tree_detach_locked(struct tree *t, struct node *n)
 		return;
 	if (n->l.dname)
 		hmap_remove(&t->by_name, &n->by_name);
-	hmap_remove(&t->by_drive_name, &n->by_drive_name);
 	list_del_init(&n->sibling);
 	dir->n_children--;
 	n->l.parent = NULL;

@@ -173,7 +173,7 @@ struct node {
 	int64_t relist_ms; /* folders: last verification listing
 			      (twins.c), monotonic */
 
-	struct hmap_node by_ino, by_id, by_name, by_drive_name;
+	struct hmap_node by_ino, by_id, by_name;
 };
 
 /*
@@ -207,7 +207,6 @@ struct tree {
 	pthread_cond_t cond;
 
 	struct hmap by_ino, by_id, by_name;
-	struct hmap by_drive_name; /* (parent inode, Drive name) */
 	uint64_t next_ino;
 	struct node *root;
 
@@ -256,14 +255,6 @@ struct node *tree_by_id_locked(struct tree *t, const char *id);
 /* The live child of @dir shown as @dname, or NULL. */
 struct node *tree_child_locked(struct tree *t, struct node *dir,
 			       const char *dname);
-/*
- * The live children of @dir with Drive name @name (twins share one; each
- * shows under its own display name): the first, or NULL; then the next
- * after @n. Not stable across a change of the folder.
- */
-struct node *tree_named_first_locked(struct tree *t, struct node *dir,
-				     const char *name);
-struct node *tree_named_next_locked(struct node *n);
 
 /*
  * A new node of @kind with the next inode number, in no folder, with

@@ -55,13 +55,17 @@ static bool settled_twin(const struct node *n)
  * it: the newer side acts). A newer twin from another tool (a web upload
  * racing ours) has no drivefs to settle it, so ours yields to it.
  */
-static struct node *twin_to_settle(struct tree *t, const struct node *o)
+static struct node *twin_to_settle(const struct node *o)
 {
-	struct node *x, *best = NULL;
+	struct node *dir = o->l.parent, *best = NULL;
+	struct list_head *pos;
 
-	for (x = tree_named_first_locked(t, o->l.parent, o->l.name); x;
-	     x = tree_named_next_locked(x)) {
-		if (x == o || !x->id[0] || !x->r.exists || x->l.deleted)
+	list_for_each(pos, &dir->children)
+	{
+		struct node *x = list_entry(pos, struct node, sibling);
+
+		if (x == o || !x->id[0] || !x->r.exists || x->l.deleted ||
+		    !x->l.name || strcmp(x->l.name, o->l.name))
 			continue;
 		if ((x->kind == NODE_DIR) != (o->kind == NODE_DIR) ||
 		    x->kind == NODE_NATIVE)
@@ -162,7 +166,7 @@ void twins_check_locked(struct cache *c, struct node *o)
 
 	if (!ours(o) || !settled_twin(o) || !o->l.name)
 		return;
-	x = twin_to_settle(&c->t, o);
+	x = twin_to_settle(o);
 	if (!x)
 		return;
 	tree_path_locked(o, path, sizeof(path));
@@ -195,48 +199,32 @@ void twins_check_locked(struct cache *c, struct node *o)
 	tree_unref_locked(&c->t, o);
 }
 
-/* @o has a twin it must settle now. */
-static bool must_settle(struct cache *c, const struct node *o)
-{
-	return ours(o) && o->l.name && settled_twin(o) &&
-	       twin_to_settle(&c->t, o);
-}
-
-/* The first node in @dir that must settle with a twin, among those named
- * @name when not NULL (an index probe instead of a walk of the folder). */
-static struct node *first_to_settle(struct cache *c, struct node *dir,
-				    const char *name)
-{
-	struct list_head *pos;
-	struct node *o;
-
-	if (name) {
-		for (o = tree_named_first_locked(&c->t, dir, name); o;
-		     o = tree_named_next_locked(o))
-			if (must_settle(c, o))
-				return o;
-		return NULL;
-	}
-	list_for_each(pos, &dir->children)
-	{
-		o = list_entry(pos, struct node, sibling);
-		if (must_settle(c, o))
-			return o;
-	}
-	return NULL;
-}
-
 /* Settle every twin in @dir whose newer half is ours, or those named
  * @name only (when not NULL). */
 static void check_children_locked(struct cache *c, struct node *dir,
 				  const char *name)
 {
 	size_t rounds = dir->n_children + 1;
-	struct node *o;
+	bool again = true;
 
-	/* Settling one detaches a sibling: look afresh after each. */
-	while (rounds-- && (o = first_to_settle(c, dir, name)))
-		twins_check_locked(c, o);
+	/* Settling one detaches a sibling: scan afresh after each. */
+	while (again && rounds--) {
+		struct list_head *pos;
+
+		again = false;
+		list_for_each(pos, &dir->children)
+		{
+			struct node *o = list_entry(pos, struct node, sibling);
+
+			if (!ours(o) || !o->l.name ||
+			    (name && strcmp(o->l.name, name)) ||
+			    !settled_twin(o) || !twin_to_settle(o))
+				continue;
+			twins_check_locked(c, o);
+			again = true;
+			break;
+		}
+	}
 }
 
 void twins_check_dir_locked(struct cache *c, struct node *dir)

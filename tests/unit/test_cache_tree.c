@@ -131,48 +131,6 @@ static void test_index_and_move(void)
 	tree_release(&t);
 }
 
-static size_t count_named(struct tree *t, struct node *dir, const char *name)
-{
-	size_t n = 0;
-
-	for (struct node *x = tree_named_first_locked(t, dir, name); x;
-	     x = tree_named_next_locked(x))
-		n++;
-	return n;
-}
-
-/* Twins share a Drive name under different display names: the index by
- * (folder, Drive name) finds them all, and only them. */
-static void test_drive_name_index(void)
-{
-	struct tree t;
-	struct node *d, *x, *y, *z, *other;
-
-	CHECK_INT(tree_init(&t, "ROOT", &naming, NULL), 0);
-	d = add(&t, t.root, NODE_DIR, "d");
-	x = tree_node_new_locked(&t, NODE_FILE);
-	y = tree_node_new_locked(&t, NODE_FILE);
-	z = tree_node_new_locked(&t, NODE_FILE);
-	CHECK(d && x && y && z);
-	CHECK_INT(tree_attach_locked(&t, x, d, "a.txt", "a.txt"), 0);
-	CHECK_INT(tree_attach_locked(&t, y, d, "a.txt", "a~1.txt"), 0);
-	CHECK_INT(tree_attach_locked(&t, z, d, "a.txt", NULL), 0);
-	other = add(&t, t.root, NODE_FILE, "a.txt");
-	CHECK(other != NULL);
-	add(&t, d, NODE_FILE, "b.txt");
-	CHECK_INT(count_named(&t, d, "a.txt"), 3);
-	CHECK_INT(count_named(&t, t.root, "a.txt"), 1);
-	CHECK_INT(count_named(&t, d, "c.txt"), 0);
-	/* A rename moves it to its new name; a detach drops it. */
-	CHECK_INT(tree_move_locked(&t, y, d, "c.txt", "c.txt"), 0);
-	CHECK_INT(count_named(&t, d, "a.txt"), 2);
-	CHECK(tree_named_first_locked(&t, d, "c.txt") == y);
-	tree_detach_locked(&t, z);
-	CHECK_INT(count_named(&t, d, "a.txt"), 1);
-	CHECK(tree_named_first_locked(&t, d, "a.txt") == x);
-	tree_release(&t);
-}
-
 static void test_lifetime(void)
 {
 	struct tree t;
@@ -248,7 +206,6 @@ int main(void)
 {
 	test_hmap_many();
 	test_index_and_move();
-	test_drive_name_index();
 	test_lifetime();
 	test_listed_and_names();
 	return unit_report();
