@@ -1,6 +1,6 @@
 /*
- * The id pool (idpool.h). The refill thread sleeps until the pool is below
- * a quarter full, asks Drive for enough
+ * The id pool (idpool.h). The refill thread sleeps until ids are wanted and
+ * the pool is below a quarter full, asks Drive for enough
  * ids to fill it, and after a failure retries with a backoff from 1 s up to
  * 60 s. A blocking taker waits for the next refill and gets its error if it
  * fails, so an offline create never hangs for long.
@@ -27,6 +27,7 @@ struct idpool {
 	char (*ids)[DRIVE_ID_MAX + 1]; /* IDPOOL_BATCH slots */
 	size_t n;
 	bool stop;
+	bool wanted;	  /* atomic: a refill may start */
 	uint64_t refills; /* finished refill attempts */
 	int last_err;	  /* of the last attempt, 0 */
 };
@@ -51,6 +52,12 @@ static void *refill_main(void *arg)
 		struct drive_err err;
 		int count, rc;
 
+		if (!__atomic_load_n(&p->wanted, __ATOMIC_ACQUIRE)) {
+			/* idpool_want() signals without the lock: a wake-up
+			 * it loses is caught by the timeout. */
+			wait_ms(p, 1000);
+			continue;
+		}
 		if (p->n >= IDPOOL_LOW) {
 			pthread_cond_wait(&p->cond, &p->lock);
 			continue;
@@ -139,10 +146,17 @@ static void pop(struct idpool *p, char id[DRIVE_ID_MAX + 1])
 		pthread_cond_broadcast(&p->cond);
 }
 
+void idpool_want(struct idpool *p)
+{
+	if (p && !__atomic_exchange_n(&p->wanted, true, __ATOMIC_ACQ_REL))
+		pthread_cond_broadcast(&p->cond);
+}
+
 bool idpool_try_take(struct idpool *p, char id[DRIVE_ID_MAX + 1])
 {
 	bool ok = false;
 
+	idpool_want(p);
 	pthread_mutex_lock(&p->lock);
 	if (p->n) {
 		pop(p, id);
@@ -159,6 +173,7 @@ int idpool_take(struct idpool *p, char id[DRIVE_ID_MAX + 1])
 	uint64_t start;
 	int rc = 0;
 
+	idpool_want(p);
 	pthread_mutex_lock(&p->lock);
 	start = p->refills;
 	while (!p->n) {

@@ -688,9 +688,10 @@ static int write_records(struct journal *j, const struct claims *cl,
 	return rc;
 }
 
-/* The snapshot of the live pending set, into a new buffer. */
+/* The snapshot of the live pending set, into a new buffer; the cache
+ * files whose dirty bytes it claims into @cl. */
 static int snapshot_locked(struct journal *j, struct cache *c, uint8_t **out,
-			   size_t *outlen)
+			   size_t *outlen, struct claims *cl)
 {
 	struct list_head *pos;
 	uint8_t *save_buf = j->buf;
@@ -702,6 +703,9 @@ static int snapshot_locked(struct journal *j, struct cache *c, uint8_t **out,
 	/* Encode through the append path into a fresh buffer. */
 	j->buf = NULL;
 	j->len = j->cap = 0;
+	memset(&j->claims, 0, sizeof(j->claims));
+	/* Carried records may claim bytes of files we cannot name here. */
+	j->claims.all = j->n_carry > 0;
 	if (!reserve_locked(j, JOURNAL_MAGIC_LEN)) {
 		rc = -ENOMEM;
 		goto out;
@@ -733,6 +737,7 @@ static int snapshot_locked(struct journal *j, struct cache *c, uint8_t **out,
 out:
 	*out = j->buf;
 	*outlen = j->len;
+	*cl = j->claims;
 	if (rc < 0)
 		free(j->buf);
 	j->buf = save_buf;
@@ -752,12 +757,12 @@ static int compact(struct journal *j, struct cache *c)
 	uint8_t *snap = NULL, *old = NULL;
 	size_t snap_len = 0, old_len = 0;
 	uint64_t upto = 0;
-	struct claims cl = {{0}, 0, false};
+	struct claims cl = {{0}, 0, false}, snap_cl;
 	int fd = -1, rc;
 
 	tree_lock(&c->t);
 	pthread_mutex_lock(&j->lock);
-	rc = snapshot_locked(j, c, &snap, &snap_len);
+	rc = snapshot_locked(j, c, &snap, &snap_len, &snap_cl);
 	if (rc == 0) {
 		/* The snapshot covers what was noted: take it out. */
 		old = j->buf;
@@ -778,10 +783,12 @@ static int compact(struct journal *j, struct cache *c)
 		rc = -errno;
 		goto fail;
 	}
-	if (syncfs(j->dirfd) < 0) { /* every dirty byte it claims */
-		rc = -errno;
+	/* The bytes it claims first (not syncfs() of the whole disk when
+	 * it claims none: other programs' dirty data is not ours to wait
+	 * for, at every start and unmount). */
+	rc = sync_claims(j, &snap_cl);
+	if (rc < 0)
 		goto fail;
-	}
 	rc = io_write_all(fd, snap, snap_len);
 	if (rc == 0 && fdatasync(fd) < 0)
 		rc = -errno;
@@ -802,7 +809,9 @@ static int compact(struct journal *j, struct cache *c)
 	j->file_size = j->snap_size = (int64_t)snap_len;
 	j->written = MAX(j->written, upto);
 	j->durable = MAX(j->durable, upto);
-	memset(&j->wclaims, 0, sizeof(j->wclaims)); /* syncfs() above */
+	/* The snapshot replaced every record written, and its claims were
+	 * synced above. */
+	memset(&j->wclaims, 0, sizeof(j->wclaims));
 	pthread_mutex_unlock(&j->lock);
 	log_debug(SUB, "compacted the journal to %zu bytes", snap_len);
 	free(snap);

@@ -155,6 +155,7 @@ struct node *ns_add_locked(struct cache *c, struct node *dir,
 	n->listed = true; /* made here: nothing in Drive to list */
 	tree_update_local_only_locked(&c->t, n);
 	dir_changed_locked(dir);
+	idpool_want(c->ids); /* its upload will need one */
 	return n;
 }
 

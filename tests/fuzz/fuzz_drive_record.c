@@ -69,10 +69,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			check_file(&f);
 		drive_file_release(&f);
 		break;
-	case 1:
-		drive_record_file_list_parse(text, len, on_file, NULL, tok,
-					     sizeof(tok), NULL);
+	case 1: {
+		char peek[sizeof(tok)];
+		int found = drive_record_peek_next_token(text, len, peek,
+							 sizeof(peek));
+
+		/* A token the scan finds is the one the parse finds. */
+		if (drive_record_file_list_parse(text, len, on_file, NULL, tok,
+						 sizeof(tok), NULL) == 0 &&
+		    found && strcmp(peek, tok))
+			abort();
 		break;
+	}
 	case 2:
 		drive_record_changes_parse(text, len, on_change, NULL, tok,
 					   sizeof(tok), &last, NULL);

@@ -770,6 +770,22 @@ def test_random_reads_sweep_stops_at_close(mount_factory, drive):
     assert drive.stats()["bytes_down"] < size * 3 // 4, last[0]
 
 
+def test_a_mount_that_only_reads_asks_for_no_ids(mount_factory, drive):
+    """The id pool fills on the first local create, not at mount: reading
+    costs no files.generateIds (and the first listing does not share the
+    server with one)."""
+    drive.seed("docs/a.txt", b"alpha\n")
+    drive.reset_stats()
+    m = mount_factory()
+    assert (m.path / "docs" / "a.txt").read_bytes() == b"alpha\n"
+    os.listdir(m.path)
+    assert drive.count("files.generateIds") == 0
+    (m.path / "docs" / "b.txt").write_bytes(b"beta\n")
+    wait_synced(m)
+    assert drive.count("files.generateIds") == 1
+    assert drive.by_path("docs/b.txt") is not None
+
+
 def test_readdir_2500_entries(mount_factory, drive):
     names = ["f%04d.txt" % i for i in range(2500)]
     for i in range(0, len(names), 500):
