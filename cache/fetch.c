@@ -167,6 +167,7 @@ int fetch_ensure_listed_locked(struct cache *c, struct node *dir)
 			return rc;
 		}
 	}
+	tree_names_fresh_locked(t, dir);
 	return 0;
 }
 

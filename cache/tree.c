@@ -255,6 +255,12 @@ struct node *tree_by_id_locked(struct tree *t, const char *id)
 	return NULL;
 }
 
+void tree_names_fresh_locked(struct tree *t, struct node *dir)
+{
+	if (dir->names_stale && tree_assign_names_locked(t, dir) < 0)
+		dir->names_stale = true; /* out of memory: next time */
+}
+
 struct node *tree_child_locked(struct tree *t, struct node *dir,
 			       const char *dname)
 {
@@ -342,6 +348,8 @@ void tree_detach_locked(struct tree *t, struct node *n)
 		hmap_remove(&t->by_name, &n->by_name);
 	list_del_init(&n->sibling);
 	dir->n_children--;
+	if (dir->names_aliased)
+		dir->names_stale = true;
 	n->l.parent = NULL;
 	tree_unref_locked(t, dir);
 }
@@ -619,8 +627,13 @@ int tree_assign_names_locked(struct tree *t, struct node *dir)
 	rc = t->naming->assign(t->naming->ctx, e, n);
 	if (rc < 0)
 		goto out;
+	dir->names_aliased = false;
+	dir->names_stale = false;
 	for (i = 0; i < n; i++) {
 		struct node *c = nodes[i];
+
+		if (strcmp(e[i].display, e[i].drive_name))
+			dir->names_aliased = true;
 
 		if (!c->id[0])
 			continue;

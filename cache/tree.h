@@ -167,6 +167,10 @@ struct node {
 	struct list_head sibling;
 	size_t n_children;
 	bool listed;	   /* children are known (listed or created here) */
+	bool names_aliased; /* folders: some child shows under another name
+			       than its Drive name (alias, encoding) */
+	bool names_stale;   /* ...and a child left since the names were
+			       assigned: tree_names_fresh_locked() */
 	bool listing;	   /* a listing is running */
 	uint64_t list_gen; /* folders: listings made; children: the one
 			      that last saw them (fetch.c prunes) */
@@ -252,6 +256,12 @@ void tree_broadcast_locked(struct tree *t);
 struct node *tree_get_locked(struct tree *t, uint64_t ino);
 /* The node of Drive id @id, or NULL. */
 struct node *tree_by_id_locked(struct tree *t, const char *id);
+/*
+ * Assign @dir's display names again if a child left since they were
+ * assigned while some were aliases (a twin that leaves gives its name back
+ * to the other). Called before names of @dir are looked up or listed.
+ */
+void tree_names_fresh_locked(struct tree *t, struct node *dir);
 /* The live child of @dir shown as @dname, or NULL. */
 struct node *tree_child_locked(struct tree *t, struct node *dir,
 			       const char *dname);

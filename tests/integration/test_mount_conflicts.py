@@ -239,6 +239,30 @@ def test_mkdir_race_merges_folders(mount_factory, drive):
     assert len(folders) == 1
 
 
+def test_twin_leaving_gives_its_name_back(mount_factory, drive):
+    """Two Drive files of one name show as `dup.txt` and an alias; when
+    one leaves through the mount (unlink, or a rename away), the other
+    shows as `dup.txt` again, as Drive now has one file of that name."""
+    drive.seed("d/dup.txt", b"one")
+    drive.seed("d/dup.txt", b"two")
+    drive.seed("e/dup.txt", b"three")
+    drive.seed("e/dup.txt", b"four")
+    m = mount_factory()
+    for sub, leave in (("d", "unlink"), ("e", "rename")):
+        names = sorted(os.listdir(m.path / sub))
+        assert len(names) == 2 and "dup.txt" in names, names
+        alias = [n for n in names if n != "dup.txt"][0]
+        kept = (m.path / sub / alias).read_bytes()
+        if leave == "unlink":
+            os.unlink(m.path / sub / "dup.txt")
+        else:
+            os.rename(m.path / sub / "dup.txt", m.path / ("moved-" + sub))
+        assert os.listdir(m.path / sub) == ["dup.txt"]
+        assert (m.path / sub / "dup.txt").read_bytes() == kept
+    wait_synced(m)
+    assert (m.path / "moved-e").exists()
+
+
 def test_existing_duplicates_are_left_alone(mount_factory, drive):
     one = drive.seed("dup.txt", b"one")
     two = drive.seed("dup.txt", b"two")
