@@ -166,10 +166,12 @@ def test_partly_cached_file_not_kept(mount_factory, drive):
     assert downloads(drive) >= 1
 
 
-def test_kill9_after_reads(mount_factory, drive):
+def read_then_snapshot(mount_factory, drive, **kw):
+    """Seed, mount (snapshots every 400 ms), read every file whole and
+    wait for a periodic snapshot written after the reads (it records them
+    as cached). Returns (files, mount)."""
     files = seed_files(drive)
-    env = {"DRIVEFS_SNAPSHOT_PERIOD_MS": "400"}
-    m = mount_factory(env=env)
+    m = mount_factory(env={"DRIVEFS_SNAPSHOT_PERIOD_MS": "400"}, **kw)
     assert read_all(m, files) == {p: w for p, (_, w) in files.items()}
     read_done = time.time()
     snap = os.path.join(str(m.cache_dir), "*", "snapshot")
@@ -178,6 +180,11 @@ def test_kill9_after_reads(mount_factory, drive):
         found = glob.glob(snap)
         return found and os.stat(found[0]).st_mtime > read_done
     poll_until(written, DEADLINE, "a periodic snapshot after the reads")
+    return files, m
+
+
+def test_kill9_after_reads(mount_factory, drive):
+    files, m = read_then_snapshot(mount_factory, drive)
     m.expect_exit = (-9,)
     m._kill()
     m._stopped = True
@@ -252,17 +259,8 @@ def test_written_after_snapshot_then_kill9(mount_factory, drive):
     # The snapshot says sub/b.bin is cached clean; then it is written
     # (same size) and the daemon killed: the journal's dirty bytes win,
     # are neither checked against Drive nor evicted, and reach Drive.
-    files = seed_files(drive)
-    env = {"DRIVEFS_SNAPSHOT_PERIOD_MS": "400"}
-    m = mount_factory(env=env, writeback_delay=3600)
-    assert read_all(m, files) == {p: w for p, (_, w) in files.items()}
-    read_done = time.time()
-    snap = os.path.join(str(m.cache_dir), "*", "snapshot")
-
-    def written():
-        found = glob.glob(snap)
-        return found and os.stat(found[0]).st_mtime > read_done
-    poll_until(written, DEADLINE, "a periodic snapshot after the reads")
+    files, m = read_then_snapshot(mount_factory, drive,
+                                  writeback_delay=3600)
     want = bytearray(files["sub/b.bin"][1])
     want[100:105] = b"LOCAL"
     with open(m.path / "sub/b.bin", "r+b") as f:
